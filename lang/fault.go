@@ -1,0 +1,107 @@
+package lang
+
+import (
+	"fmt"
+
+	"github.com/hashicorp/hcl/v2"
+)
+
+// Fault is one fault the nemesis can inject. Its type selects the arguments
+// it accepts. A plan schedules it through the generator values
+// fault.<name>.start and fault.<name>.stop.
+type Fault struct {
+	Name string
+	Type string
+	Args Args
+
+	DeclRange hcl.Range
+	TypeRange hcl.Range
+}
+
+// targetsAttr is shared by every fault that picks nodes.
+var targetsAttr = AttrSpec{Name: "targets", Doc: `nodes hit: "one", "minority", "majority", "all", "primaries", or a list of names`}
+
+// FaultTypes are the schemas of each fault type.
+var FaultTypes = map[string]Schema{
+	"partition": registerSchema("fault:partition", Schema{Attrs: []AttrSpec{
+		{Name: "topology", Doc: `"halves", "random-halves", "majorities-ring", "one", "bridge", "primaries", or a list of node-name lists`},
+	}}),
+	"kill": registerSchema("fault:kill", Schema{Attrs: []AttrSpec{
+		{Name: "daemon", Required: true, Doc: "the daemon killed, e.g. db.etcd.daemon.etcd"},
+		targetsAttr,
+		{Name: "signal", Doc: `signal sent (default "KILL")`},
+	}}),
+	"pause": registerSchema("fault:pause", Schema{Attrs: []AttrSpec{
+		{Name: "daemon", Required: true, Doc: "the daemon paused"},
+		targetsAttr,
+	}}),
+	"clock": registerSchema("fault:clock", Schema{Attrs: []AttrSpec{
+		{Name: "mode", Doc: `"bump" (default) or "strobe"`},
+		{Name: "delta", Doc: `how far clocks move, e.g. "-5s" (bump)`},
+		{Name: "period", Doc: "strobe: how often the clock flips"},
+		{Name: "duration", Doc: "strobe: how long it strobes"},
+		targetsAttr,
+	}}),
+	"packet": registerSchema("fault:packet", Schema{Attrs: []AttrSpec{
+		{Name: "delay", Doc: `added latency, e.g. "50ms"`},
+		{Name: "jitter", Doc: "latency variation"},
+		{Name: "loss", Doc: "fraction of packets dropped, 0 to 1"},
+		{Name: "corrupt", Doc: "fraction corrupted"},
+		{Name: "duplicate", Doc: "fraction duplicated"},
+		{Name: "reorder", Doc: "fraction reordered"},
+		{Name: "rate", Doc: `bandwidth limit, e.g. "1mbit"`},
+		targetsAttr,
+	}}),
+	"file": registerSchema("fault:file", Schema{Attrs: []AttrSpec{
+		{Name: "action", Required: true, Doc: `"bitflip", "truncate", "snapshot" or "restore"`},
+		{Name: "path", Required: true, Doc: "file or directory on the node"},
+		{Name: "probability", Doc: "bitflip: fraction of bytes flipped"},
+		{Name: "bytes", Doc: "truncate: bytes cut from the end"},
+		targetsAttr,
+	}}),
+	"filesystem": registerSchema("fault:filesystem", Schema{Attrs: []AttrSpec{
+		{Name: "dir", Required: true, Doc: "directory mounted on jplan's fault filesystem"},
+		{Name: "mode", Required: true, Doc: `"lose-unfsynced", "drop-writes", "error-writes", "error-reads", "corrupt" or "torn-writes"`},
+		{Name: "probability", Doc: "fraction of operations affected"},
+		{Name: "daemon", Doc: "daemon killed with the loss, and restarted after"},
+		targetsAttr,
+	}}),
+	"custom": registerSchema("fault:custom", Schema{Attrs: []AttrSpec{
+		{Name: "start", Required: true, Doc: "commands run on targets to start the fault"},
+		{Name: "stop", Required: true, Doc: "commands that heal it"},
+		targetsAttr,
+	}}),
+}
+
+var faultHeadSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "type", Required: true}}}
+
+func decodeFault(blk *hcl.Block) (*Fault, hcl.Diagnostics) {
+	f := &Fault{Name: blk.Labels[0], Args: Args{}, DeclRange: blk.DefRange}
+	var diags hcl.Diagnostics
+	if d := checkName("fault", f.Name, blk.LabelRanges[0]); d != nil {
+		diags = append(diags, d)
+	}
+	head, rest, ds := blk.Body.PartialContent(faultHeadSchema)
+	diags = append(diags, ds...)
+	ta, ok := head.Attributes["type"]
+	if !ok {
+		return f, diags
+	}
+	f.TypeRange = ta.Expr.Range()
+	typ, ds := staticString(ta)
+	diags = append(diags, ds...)
+	if ds.HasErrors() {
+		return f, diags
+	}
+	f.Type = typ
+	s, d := kindSchemas("fault type", FaultTypes, typ, ta.Expr.Range())
+	if d != nil {
+		return f, append(diags, d)
+	}
+	content, ds := s.content(rest, fmt.Sprintf("fault %q", f.Name))
+	diags = append(diags, ds...)
+	for n, a := range content.Attributes {
+		f.Args[n] = a
+	}
+	return f, diags
+}
