@@ -1,0 +1,251 @@
+package eval
+
+import (
+	"fmt"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/jplan/jplan/builtins"
+	"github.com/jplan/jplan/lang"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// Validate checks every expression of the plan once, with unknown values
+// for what only a run knows, and the plan's cross-references: everything
+// `jplan validate` reports after decoding.
+func (e *Evaluator) Validate() hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	add := func(ds hcl.Diagnostics) { diags = append(diags, ds...) }
+	p := e.Plan
+
+	_, ds := e.Concurrency()
+	add(ds)
+	_, _, ds = e.Seed()
+	add(ds)
+	_, ds = e.TimeLimit()
+	add(ds)
+	if p.Test != nil {
+		_, ds = str(p.Test.Description, e.root, "description", "")
+		add(ds)
+		_, ds = duration(p.Test.OpTimeout, e.root, "op_timeout", 0, false)
+		add(ds)
+	}
+	remote, ds := e.Remote()
+	add(ds)
+	if p.Docker != nil && remote != "docker" && !ds.HasErrors() {
+		add(hcl.Diagnostics{{Severity: hcl.DiagWarning, Summary: "docker block unused",
+			Detail:  `The docker block only applies when the test block sets remote = "docker".`,
+			Subject: p.Docker.DeclRange.Ptr()}})
+	}
+	if p.Docker != nil {
+		ctx := e.NodeContext(nil)
+		_, ds = str(p.Docker.Container, ctx, "container", "")
+		add(ds)
+		_, ds = str(p.Docker.User, ctx, "user", "")
+		add(ds)
+	}
+
+	_, ds = e.SSH(nil)
+	add(ds)
+	_, ds = e.OS(nil)
+	add(ds)
+	for _, d := range p.DBs {
+		_, ds = e.DB(d, nil)
+		add(ds)
+	}
+	add(e.validateClientAndOperations())
+	for _, f := range p.Faults {
+		_, ds = e.Fault(f)
+		add(ds)
+	}
+	add(e.validatePhases())
+	for _, c := range p.Checkers {
+		_, ds = e.Checker(c)
+		add(ds)
+	}
+	return diags
+}
+
+func (e *Evaluator) validateClientAndOperations() hcl.Diagnostics {
+	p := e.Plan
+	var diags hcl.Diagnostics
+	add := func(ds hcl.Diagnostics) { diags = append(diags, ds...) }
+	_, ds := e.Client(nil)
+	add(ds)
+	kind := ""
+	if p.Client != nil {
+		kind = p.Client.Kind
+	}
+	for _, o := range p.Operations {
+		if p.Client == nil {
+			add(hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Operation without a client",
+				Detail:  fmt.Sprintf("operation %q needs a client block saying how to perform it: client \"http\", \"exec\" or \"process\".", o.Name),
+				Subject: o.DeclRange.Ptr()}})
+		}
+		switch {
+		case o.Request != nil && kind != "http" && kind != "":
+			add(hcl.Diagnostics{errDiag("Request needs an http client",
+				fmt.Sprintf("A request block builds an HTTP request, but this plan's client is %q.", kind), o.Request.DeclRange)})
+		case o.Request == nil && kind == "http":
+			add(hcl.Diagnostics{errDiag("Missing request block",
+				fmt.Sprintf("With the http client, operation %q needs a request block (method, path, body).", o.Name), o.DeclRange)})
+		}
+		switch {
+		case o.Command != nil && kind != "exec" && kind != "":
+			add(hcl.Diagnostics{errDiag("Command needs an exec client",
+				fmt.Sprintf("command runs a program per operation, but this plan's client is %q.", kind), o.Command.Range())})
+		case o.Command == nil && kind == "exec":
+			add(hcl.Diagnostics{errDiag("Missing command",
+				fmt.Sprintf("With the exec client, operation %q needs a command.", o.Name), o.DeclRange)})
+		}
+		if o.Stdin != nil && kind != "exec" && kind != "" {
+			add(hcl.Diagnostics{errDiag("stdin needs an exec client", "stdin is the input of the exec client's command.", o.Stdin.Range())})
+		}
+		if o.F != nil {
+			_, ds := evalAs(o.F, e.root, cty.String, "f")
+			add(ds)
+		}
+		_, ds = duration(o.Timeout, e.root, "timeout", 0, false)
+		add(ds)
+		add(e.validateOperation(o, kind))
+	}
+	return diags
+}
+
+// validateOperation evaluates an operation's expressions in order, each
+// with unknown run-time values, giving op.value the type its expression has.
+func (e *Evaluator) validateOperation(o *lang.Operation, kind string) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	add := func(ds hcl.Diagnostics) { diags = append(diags, ds...) }
+	in := OpInput{}
+	value := cty.NullVal(cty.DynamicPseudoType)
+	if o.Value != nil {
+		v, ds := e.OpValue(o, in)
+		add(ds)
+		value = cty.DynamicVal
+		if !ds.HasErrors() {
+			value = cty.UnknownVal(v.Type())
+		}
+	}
+	ctx := e.OpContext(o, in, value)
+	if r := o.Request; r != nil {
+		_, ds := oneOfStrings(r.Method, ctx, "method", "GET", "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
+		add(ds)
+		_, ds = str(r.Path, ctx, "path", "")
+		add(ds)
+		_, ds = stringMap(r.Query, ctx, "query")
+		add(ds)
+		_, ds = stringMap(r.Headers, ctx, "headers")
+		add(ds)
+		_, ds = str(r.Body, ctx, "body", "")
+		add(ds)
+	}
+	if o.Command != nil {
+		_, ds := commands(o.Command, ctx, "command")
+		add(ds)
+	}
+	_, ds := str(o.Stdin, ctx, "stdin", "")
+	add(ds)
+	if o.Result != nil {
+		rctx := e.ResultContext(o, in, value, cty.UnknownVal(ResponseType(kind)))
+		_, _, ds := e.EvalResult(o, rctx)
+		add(ds)
+	}
+	return diags
+}
+
+// validatePhases checks that every phase's generators are generators, and
+// that client generators hold no faults and the nemesis's no operations.
+func (e *Evaluator) validatePhases() hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	if len(e.Plan.Phases) == 0 && e.Plan.Test != nil {
+		diags = append(diags, errDiag("No phases",
+			`The plan schedules nothing: add a phase block, e.g. phase "main" { clients = mix([operation.read, operation.write]) }.`,
+			e.Plan.Test.DeclRange))
+	}
+	used := map[string]bool{}
+	for _, ph := range e.Plan.Phases {
+		_, ds := duration(ph.TimeLimit, e.root, "time_limit", 0, false)
+		diags = append(diags, ds...)
+		for _, g := range []struct {
+			expr hcl.Expression
+			role string
+		}{{ph.Clients, "clients"}, {ph.Nemesis, "nemesis"}, {ph.Generator, "generator"}} {
+			if g.expr == nil {
+				continue
+			}
+			gen, ds := e.Generator(g.expr, g.role)
+			diags = append(diags, ds...)
+			if gen != nil {
+				gen.Walk(func(n *builtins.Generator) bool {
+					switch n.Kind {
+					case "operation":
+						used["operation."+n.Name] = true
+					case "fault":
+						used["fault."+n.Name] = true
+					}
+					return true
+				})
+			}
+		}
+	}
+	if diags.HasErrors() {
+		return diags
+	}
+	for _, o := range e.Plan.Operations {
+		if !used["operation."+o.Name] && len(e.Plan.Phases) > 0 {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: "Unused operation",
+				Detail: fmt.Sprintf("operation %q is not used by any phase.", o.Name), Subject: o.DeclRange.Ptr()})
+		}
+	}
+	for _, f := range e.Plan.Faults {
+		if !used["fault."+f.Name] && len(e.Plan.Phases) > 0 {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: "Unused fault",
+				Detail: fmt.Sprintf("fault %q is never started or stopped by any phase.", f.Name), Subject: f.DeclRange.Ptr()})
+		}
+	}
+	return diags
+}
+
+// Generator evaluates a phase's generator expression. role is "clients",
+// "nemesis" or "generator" (mixed, routed with clients() and nemesis()).
+// It returns nil when the value is not known statically.
+func (e *Evaluator) Generator(expr hcl.Expression, role string) (*builtins.Generator, hcl.Diagnostics) {
+	v, diags := expr.Value(e.root)
+	if diags.HasErrors() || !v.IsWhollyKnown() {
+		return nil, diags
+	}
+	g, err := builtins.ToGenerator(v)
+	if err != nil {
+		return nil, append(diags, valueDiag(expr, role, err.Error()))
+	}
+	var bad *builtins.Generator
+	g.Walk(func(n *builtins.Generator) bool {
+		if bad != nil {
+			return false
+		}
+		switch {
+		case role == "clients" && (n.Kind == "fault" || n.Kind == "nemesis"):
+			bad = n
+		case role == "nemesis" && (n.Kind == "operation" || n.Kind == "clients"):
+			bad = n
+		}
+		return true
+	})
+	if bad != nil {
+		what := fmt.Sprintf("%s(...)", bad.Kind)
+		switch bad.Kind {
+		case "operation":
+			what = "operation." + bad.Name
+		case "fault":
+			what = fmt.Sprintf("fault.%s.%s", bad.Name, bad.Action)
+		}
+		other := map[string]string{"clients": "nemesis", "nemesis": "clients"}[role]
+		return g, append(diags, valueDiag(expr, role,
+			fmt.Sprintf("%s belongs to the %s, but this is the %s generator; move it to %s, or use generator with clients() and nemesis()", what, other, role, other)))
+	}
+	return g, diags
+}
+
+func errDiag(summary, detail string, rng hcl.Range) *hcl.Diagnostic {
+	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: detail, Subject: rng.Ptr()}
+}
