@@ -9,6 +9,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
 	"github.com/zclconf/go-cty/cty/function"
+	"github.com/zclconf/go-cty/cty/function/stdlib"
 )
 
 // genError is a toGen failure at a position inside nested lists, so the
@@ -311,6 +312,35 @@ var reserveFunc = combinator(KindReserve, []string{"count"}, "gen", func(c *call
 	return g
 })
 
+// logFunc is two functions sharing a name: Jepsen's log(message) generator
+// and Terraform's log(num, base). The arity tells them apart, so plans
+// written with either background read as expected.
+var logFunc = function.New(&function.Spec{
+	Params: []function.Parameter{{Name: "message_or_num", Type: cty.DynamicPseudoType, AllowUnknown: true, AllowDynamicType: true, AllowNull: true}},
+	VarParam: &function.Parameter{
+		Name: "base", Type: cty.DynamicPseudoType, AllowUnknown: true, AllowDynamicType: true, AllowNull: true,
+	},
+	Type: func(args []cty.Value) (cty.Type, error) {
+		switch len(args) {
+		case 1:
+			return logGenFunc.ReturnTypeForValues(args)
+		case 2:
+			return stdlib.LogFunc.ReturnTypeForValues(args)
+		}
+		return cty.NilType, function.NewArgErrorf(2, "log takes 1 argument, log(message), or 2, log(num, base)")
+	},
+	Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+		if len(args) == 1 {
+			return logGenFunc.Call(args)
+		}
+		return stdlib.LogFunc.Call(args)
+	},
+})
+
+var logGenFunc = combinator(KindLog, []string{"message"}, "", func(c *call) *Generator {
+	return &Generator{Kind: KindLog, Message: c.str(0, "message")}
+})
+
 func generatorEntries() []entry {
 	g := func(name, sig, desc, example string, fn function.Function) entry {
 		return entry{Doc{Name: name, Category: CategoryGenerator, Signature: sig, Description: desc, Example: example}, static(fn)}
@@ -370,12 +400,12 @@ func generatorEntries() []entry {
 			combinator(KindSleep, []string{"duration"}, "", func(c *call) *Generator {
 				return &Generator{Kind: KindSleep, Duration: c.dur(0, "duration", true)}
 			})),
-		g("log", "log(message)",
-			"Writes message to the test's log when it is reached, then finishes; emits no operation. Marks where a schedule stands in the log.",
-			`log("healing the network")`,
-			combinator(KindLog, []string{"message"}, "", func(c *call) *Generator {
-				return &Generator{Kind: KindLog, Message: c.str(0, "message")}
-			})),
+		{Doc{
+			Name: "log", Category: CategoryGenerator, Signature: "log(message)",
+			Description: "Writes message to the test's log when it is reached, then finishes; emits no operation. Marks where a schedule stands in the log. " +
+				"(With two arguments, log(num, base) is the logarithm; see Numbers.)",
+			Example: `log("healing the network")`,
+		}, static(logFunc)},
 		g("any", "any(gen, ...)",
 			"Runs the generators side by side: each time a thread is free, it takes whichever generator's next operation is due soonest. Finishes when all are exhausted.",
 			`any(clients(operation.read), nemesis(fault.partition.start))`,

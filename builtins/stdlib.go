@@ -43,7 +43,8 @@ var replaceFunc = function.New(&function.Spec{
 })
 
 // lengthFunc extends cty's length (collections only) to strings, counting
-// characters as a reader sees them, as Terraform's length does.
+// characters as a reader sees them, and to objects, counting attributes, as
+// Terraform's length does.
 var lengthFunc = function.New(&function.Spec{
 	Params: []function.Parameter{{
 		Name:             "value",
@@ -53,14 +54,19 @@ var lengthFunc = function.New(&function.Spec{
 		AllowMarked:      true,
 	}},
 	Type: func(args []cty.Value) (cty.Type, error) {
-		if args[0].Type() == cty.String {
+		if ty := args[0].Type(); ty == cty.String || ty.IsObjectType() {
 			return cty.Number, nil
 		}
 		return stdlib.LengthFunc.ReturnTypeForValues(args)
 	},
 	Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
-		if args[0].Type() == cty.String {
+		switch ty := args[0].Type(); {
+		case ty == cty.String:
 			return stdlib.StrlenFunc.Call(args)
+		case ty.IsObjectType():
+			// The attributes are fixed by the type, so the length is known
+			// even when the value is not.
+			return cty.NumberIntVal(int64(len(ty.AttributeTypes()))), nil
 		}
 		return stdlib.LengthFunc.Call(args)
 	},
@@ -76,7 +82,7 @@ func stdlibEntries() []entry {
 		{"abs", CategoryNumeric, "abs(num)", "Returns the magnitude of a number: negative numbers lose their sign.", `abs(-3)`, stdlib.AbsoluteFunc},
 		{"ceil", CategoryNumeric, "ceil(num)", "Rounds a number up to the nearest whole number.", `ceil(4.2)`, stdlib.CeilFunc},
 		{"floor", CategoryNumeric, "floor(num)", "Rounds a number down to the nearest whole number.", `floor(4.8)`, stdlib.FloorFunc},
-		{"log", CategoryNumeric, "log(num, base)", "Returns the logarithm of num in the given base.", `log(1024, 2)`, stdlib.LogFunc},
+		{"log", CategoryNumeric, "log(num, base)", "Returns the logarithm of num in the given base. (With one argument, log(message) is the generator that writes to the test's log; see Generators.)", `log(1024, 2)`, logFunc},
 		{"max", CategoryNumeric, "max(num, ...)", "Returns the largest of one or more numbers; expand a list with max(list...).", `max(3, 9, 4)`, stdlib.MaxFunc},
 		{"min", CategoryNumeric, "min(num, ...)", "Returns the smallest of one or more numbers; expand a list with min(list...).", `min(3, 9, 4)`, stdlib.MinFunc},
 		{"parseint", CategoryNumeric, "parseint(str, base)", "Reads a whole number written in base 2 to 62 (for instance a hexadecimal revision). Fails when the string has characters outside the base.", `parseint("ff", 16)`, stdlib.ParseIntFunc},
@@ -117,7 +123,7 @@ func stdlibEntries() []entry {
 		{"element", CategoryCollection, "element(list, index)", "Returns the element at index, wrapping around past the end (index modulo the length), so it can cycle through a list.", `element(["n1", "n2", "n3"], 4)`, stdlib.ElementFunc},
 		{"flatten", CategoryCollection, "flatten(list)", "Replaces every element that is itself a list with that list's elements, recursively, giving one flat list.", `flatten([["n1", "n2"], ["n3"], []])`, stdlib.FlattenFunc},
 		{"keys", CategoryCollection, "keys(map)", "Returns the keys of a map or object, sorted.", `keys({ n2 = 1, n1 = 2 })`, stdlib.KeysFunc},
-		{"length", CategoryCollection, "length(value)", "Counts the elements of a list, tuple, set, map or object, or the characters of a string.", `length(["n1", "n2", "n3"])`, lengthFunc},
+		{"length", CategoryCollection, "length(value)", "Counts the elements of a list, tuple, set or map, the attributes of an object, or the characters of a string.", `length(["n1", "n2", "n3"])`, lengthFunc},
 		{"lookup", CategoryCollection, "lookup(map, key, default)", "Returns the element of a map or object with the given key, or default when there is none.", `lookup({ n1 = "leader" }, "n2", "follower")`, stdlib.LookupFunc},
 		{"merge", CategoryCollection, "merge(map, ...)", "Combines maps or objects into one; where several have the same key, the last one wins.", `merge({ timeout = "1s", retries = 3 }, { timeout = "5s" })`, stdlib.MergeFunc},
 		{"range", CategoryCollection, "range(limit) | range(start, limit) | range(start, limit, step)", "Returns the numbers from start (default 0) up to but excluding limit, stepping by step (default 1, or -1 when limit is below start).", `range(1, 6)`, stdlib.RangeFunc},
