@@ -32,6 +32,8 @@ type cliEnv struct {
 	stdout io.Writer
 	stderr io.Writer
 	getenv func(string) string
+	// environ lists the whole environment, for JPLAN_VAR_ variables.
+	environ func() []string
 }
 
 var commands = map[string]command{}
@@ -44,7 +46,7 @@ func register(name, summary string, run func(env *cliEnv, args []string) int) {
 }
 
 func main() {
-	os.Exit(runMain(&cliEnv{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}, os.Args[1:]))
+	os.Exit(runMain(&cliEnv{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv, environ: os.Environ}, os.Args[1:]))
 }
 
 func runMain(env *cliEnv, args []string) int {
