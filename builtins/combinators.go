@@ -345,7 +345,6 @@ func generatorEntries() []entry {
 	g := func(name, sig, desc, example string, fn function.Function) entry {
 		return entry{Doc{Name: name, Category: CategoryGenerator, Signature: sig, Description: desc, Example: example}, static(fn)}
 	}
-	const genArg = " A gen argument is a generator or a list of them, which runs its elements one after the other."
 	return []entry{
 		g("mix", "mix(gens)",
 			"Draws each operation from one of the given generators chosen uniformly at random, skipping those that are exhausted, until all are. "+
@@ -356,27 +355,26 @@ func generatorEntries() []entry {
 			})),
 		g("stagger", "stagger(duration, gen)",
 			"Spaces out the operations of gen by random pauses drawn uniformly between zero and twice duration, so they average one per duration. "+
-				"The rate is for all threads together, not per thread: stagger(\"20ms\", ...) aims at about 50 operations a second in total."+genArg,
+				"The rate is for all threads together, not per thread: stagger(\"20ms\", ...) aims at about 50 operations a second in total.",
 			`stagger("20ms", mix([operation.read, operation.write]))`,
 			timed(KindStagger)),
 		g("delay", "delay(duration, gen)",
-			"Emits the operations of gen at a steady pace, one every duration across all threads; when it falls behind it catches up by emitting sooner."+genArg,
+			"Emits the operations of gen at a steady pace, one every duration across all threads; when it falls behind it catches up by emitting sooner.",
 			`delay("100ms", operation.read)`,
 			timed(KindDelay)),
 		g("time_limit", "time_limit(duration, gen)",
-			"Passes on the operations of gen for at most duration, counted from the first operation it emits (not from when the plan was evaluated), then stops. "+
-				"Operations already in flight complete."+genArg,
+			"Passes on the operations of gen for at most duration, counted from the first operation it emits (not from when the plan was evaluated), then stops. Operations already in flight complete.",
 			`time_limit("60s", stagger("20ms", mix([operation.read, operation.write])))`,
 			timed(KindTimeLimit)),
 		g("limit", "limit(count, gen)",
-			"Passes on at most count operations of gen, then stops."+genArg,
+			"Passes on at most count operations of gen, then stops.",
 			`limit(100, operation.write)`,
 			combinator(KindLimit, []string{"count", "gen"}, "", func(c *call) *Generator {
 				n := c.count(0, "count")
 				return &Generator{Kind: KindLimit, Count: n, Children: []*Generator{c.gen(1, "gen")}}
 			})),
 		g("once", "once(gen)",
-			"Passes on only the first operation of gen. Combine with each_thread to give every thread one operation."+genArg,
+			"Passes on only the first operation of gen. Combine with each_thread to give every thread one operation.",
 			`once(operation.read)`,
 			wrap1(KindOnce)),
 		g("repeat", "repeat(gen) | repeat(count, gen)",
