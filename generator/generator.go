@@ -217,8 +217,8 @@ func Void() Generator { return void{} }
 // returns nil, so combinators need no nil checks.
 var done Generator = void{}
 
-func (void) Op(*Context) (Op, Generator, Status)  { return Op{}, nil, Exhausted }
-func (v void) Update(*Context, Event) Generator { return v }
+func (void) Op(*Context) (Op, Generator, Status) { return Op{}, nil, Exhausted }
+func (v void) Update(*Context, Event) Generator  { return v }
 
 type fnGen struct {
 	f func(ctx *Context) Generator
@@ -251,7 +251,6 @@ func (g *fnGen) Op(ctx *Context) (Op, Generator, Status) {
 	}
 	return op, &fnRest{cur: inner2, n: g.n, next: next}, Ready
 }
-
 
 // fnRest is an Fn part-way through a generator f returned.
 type fnRest struct {
