@@ -35,6 +35,12 @@ type Scope struct {
 	// whose result is only known at run time (the random_* functions)
 	// check their arguments and return unknown values of the right type.
 	Validate bool
+
+	// NoRandom marks a scope where random values are never allowed (the
+	// top level of a plan, a node's scope), so that the random functions
+	// fail even during validation instead of returning unknowns: jplan
+	// validate then catches random_int() outside an operation.
+	NoRandom bool
 }
 
 // Doc describes one function for the reference documentation.

@@ -19,6 +19,7 @@ const (
 	perOp    mode = iota // Rand set: an operation's value or request
 	topLevel             // no Rand, not validating: plan top level
 	validate             // no Rand, validating: jplan validate
+	validateTop          // validating the top level, where random is forbidden
 )
 
 func scopeFor(m mode) Scope {
@@ -28,6 +29,9 @@ func scopeFor(m mode) Scope {
 		s.Rand = rand.New(rand.NewPCG(1, 2))
 	case validate:
 		s.Validate = true
+	case validateTop:
+		s.Validate = true
+		s.NoRandom = true
 	}
 	return s
 }
@@ -230,6 +234,8 @@ func functionCases() []fnCase {
 		{fn: "random_int", expr: `random_int(3, 3)`, want: num(3)},
 		{fn: "random_int", expr: `random_int(0, 4)`, mode: topLevel, err: "random_int can only be called where a value is generated for each operation (an operation's value or request)"},
 		{fn: "random_int", expr: `random_int(0, 4)`, mode: validate, want: cty.UnknownVal(cty.Number)},
+		{fn: "random_int", expr: `random_int(0, 4)`, mode: validateTop, err: "random_int can only be called where a value is generated"},
+		{fn: "random_bool", expr: `random_bool()`, mode: validateTop, err: "random_bool can only be called"},
 		{fn: "random_int", expr: `random_int(5, 1)`, mode: validate, err: "max (1) is less than min (5)"},
 		{fn: "random_int", expr: `random_int(0.5, 1)`, err: "min must be a whole number"},
 		{fn: "random_int", expr: `random_int("a", 1)`, err: "a number is required"},

@@ -44,13 +44,13 @@ func randomFunc(s Scope, spec randomSpec) function.Function {
 					return cty.NilVal, err
 				}
 			}
+			if s.NoRandom || (s.Rand == nil && !s.Validate) {
+				return cty.NilVal, fmt.Errorf("%s can only be called where a value is generated for each operation (an operation's value or request)", spec.name)
+			}
 			if s.Validate {
 				// The value is drawn per operation at run time; all that can
 				// be known now is its type.
 				return cty.UnknownVal(ret), nil
-			}
-			if s.Rand == nil {
-				return cty.NilVal, fmt.Errorf("%s can only be called where a value is generated for each operation (an operation's value or request)", spec.name)
 			}
 			return spec.draw(s.Rand, args, ret)
 		},
