@@ -16,10 +16,10 @@ import (
 type mode int
 
 const (
-	perOp    mode = iota // Rand set: an operation's value or request
-	topLevel             // no Rand, not validating: plan top level
-	validate             // no Rand, validating: jplan validate
-	validateTop          // validating the top level, where random is forbidden
+	perOp       mode = iota // Rand set: an operation's value or request
+	topLevel                // no Rand, not validating: plan top level
+	validate                // no Rand, validating: jplan validate
+	validateTop             // validating the top level, where random is forbidden
 )
 
 func scopeFor(m mode) Scope {
