@@ -1,6 +1,8 @@
 package eval
 
 import (
+	"fmt"
+
 	"github.com/hashicorp/hcl/v2"
 	"github.com/jplan/jplan/lang"
 )
@@ -31,9 +33,18 @@ func ValidatePaths(p *lang.Parser, paths []string, in InputOptions) ([]Checked, 
 }
 
 // ValidateSource decodes and validates one plan.
-func ValidateSource(s *lang.Source, inputs *Inputs) Checked {
+func ValidateSource(s *lang.Source, inputs *Inputs) (c Checked) {
+	// A bug in jplan must not lose the user's other diagnostics to a crash:
+	// report it as an error naming the plan, and ask for a bug report.
+	defer func() {
+		if r := recover(); r != nil {
+			c.Diags = append(c.Diags, &hcl.Diagnostic{Severity: hcl.DiagError,
+				Summary: "Internal error in jplan",
+				Detail:  fmt.Sprintf("Validating %s crashed jplan: %v. This is a bug; please report it with the plan.", s.Name, r)})
+		}
+	}()
 	plan, diags := lang.Decode(s.Files)
-	c := Checked{Source: s, Plan: plan, Diags: diags}
+	c = Checked{Source: s, Plan: plan, Diags: diags}
 	// Evaluate even when decoding found errors: what decoded is still
 	// checked, so one run reports every mistake. Decoding drops what it
 	// rejected, so evaluation does not repeat those errors.

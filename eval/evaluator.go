@@ -52,7 +52,10 @@ func New(plan *lang.Plan, opts Options) (*Evaluator, hcl.Diagnostics) {
 		opts.Dir = "."
 	}
 	e := &Evaluator{Plan: plan, opts: opts, vars: map[string]cty.Value{}, locals: map[string]cty.Value{}}
-	e.funcs = builtins.Functions(builtins.Scope{BaseDir: opts.Dir, Validate: opts.Validate})
+	// Static expressions never get random functions, not even in
+	// validation: a random value there would differ between runs with the
+	// same seed. Only operation contexts get them (OpContext).
+	e.funcs = builtins.Functions(builtins.Scope{BaseDir: opts.Dir})
 	var diags hcl.Diagnostics
 	diags = append(diags, e.evalVariables()...)
 	diags = append(diags, e.evalNodes()...)

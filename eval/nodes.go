@@ -111,12 +111,14 @@ func nodesFromValue(v cty.Value, rng hcl.Range) ([]Node, hcl.Diagnostics) {
 				if ev.Type().IsObjectType() && !ev.Type().HasAttribute(k) {
 					return cty.NilVal, false
 				}
-				if ev.Type().IsMapType() && !ev.HasIndex(cty.StringVal(k)).True() {
-					return cty.NilVal, false
-				}
-				x := ev.Index(cty.StringVal(k))
+				var x cty.Value
 				if ev.Type().IsObjectType() {
 					x = ev.GetAttr(k)
+				} else {
+					if !ev.HasIndex(cty.StringVal(k)).True() {
+						return cty.NilVal, false
+					}
+					x = ev.Index(cty.StringVal(k))
 				}
 				return x, !x.IsNull()
 			}

@@ -57,10 +57,16 @@ func (e *Evaluator) Validate() hcl.Diagnostics {
 		_, ds = e.Fault(f)
 		add(ds)
 	}
-	add(e.validatePhases())
+	used, ds := e.validatePhases()
+	add(ds)
 	for _, c := range p.Checkers {
 		_, ds = e.Checker(c)
 		add(ds)
+	}
+	// Unused blocks are worth a warning only in a plan that is otherwise
+	// right: while errors are being fixed they are noise.
+	if !diags.HasErrors() {
+		add(e.unused(used))
 	}
 	return diags
 }
@@ -74,6 +80,9 @@ func (e *Evaluator) validateClientAndOperations() hcl.Diagnostics {
 	kind := ""
 	if p.Client != nil {
 		kind = p.Client.Kind
+		if _, known := lang.ClientKinds[kind]; !known {
+			return diags // decoding reported the unknown kind
+		}
 	}
 	for _, o := range p.Operations {
 		if p.Client == nil {
@@ -155,7 +164,7 @@ func (e *Evaluator) validateOperation(o *lang.Operation, kind string) hcl.Diagno
 
 // validatePhases checks that every phase's generators are generators, and
 // that client generators hold no faults and the nemesis's no operations.
-func (e *Evaluator) validatePhases() hcl.Diagnostics {
+func (e *Evaluator) validatePhases() (map[string]bool, hcl.Diagnostics) {
 	var diags hcl.Diagnostics
 	if len(e.Plan.Phases) == 0 && e.Plan.Test != nil {
 		diags = append(diags, errDiag("No phases",
@@ -188,9 +197,12 @@ func (e *Evaluator) validatePhases() hcl.Diagnostics {
 			}
 		}
 	}
-	if diags.HasErrors() {
-		return diags
-	}
+	return used, diags
+}
+
+// unused warns about operations and faults that no phase refers to.
+func (e *Evaluator) unused(used map[string]bool) hcl.Diagnostics {
+	var diags hcl.Diagnostics
 	for _, o := range e.Plan.Operations {
 		if !used["operation."+o.Name] && len(e.Plan.Phases) > 0 {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: "Unused operation",
@@ -241,7 +253,7 @@ func (e *Evaluator) Generator(expr hcl.Expression, role string) (*builtins.Gener
 		}
 		other := map[string]string{"clients": "nemesis", "nemesis": "clients"}[role]
 		return g, append(diags, valueDiag(expr, role,
-			fmt.Sprintf("%s belongs to the %s, but this is the %s generator; move it to %s, or use generator with clients() and nemesis()", what, other, role, other)))
+			fmt.Sprintf("the %s generator holds %s, which belongs to the %s; move it to %s, or use generator with clients() and nemesis()", role, what, other, other)))
 	}
 	return g, diags
 }

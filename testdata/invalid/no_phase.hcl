@@ -1,0 +1,3 @@
+test "nothing" { # ERROR: No phases
+  nodes = ["n1"]
+}
