@@ -10,6 +10,11 @@ import "fmt"
 type Pair struct {
 	Invoke     *Op
 	Completion *Op
+	// InvokePos and CompletionPos are the positions of Invoke and
+	// Completion in that slice, or -1 when absent. Checkers use them as
+	// a strict real-time order that does not depend on clocks or on
+	// Index being dense.
+	InvokePos, CompletionPos int
 }
 
 // Type is the pair's outcome: the completion's type, or Info when the
@@ -97,11 +102,11 @@ func Pairs(h []Op) ([]Pair, error) {
 					prev.Index, prev.F)}
 			}
 			open[op.Process] = len(out)
-			out = append(out, Pair{Invoke: op})
+			out = append(out, Pair{Invoke: op, InvokePos: i, CompletionPos: -1})
 		default:
 			if !pending {
 				if op.Type == Info {
-					out = append(out, Pair{Completion: op})
+					out = append(out, Pair{Completion: op, InvokePos: -1, CompletionPos: i})
 					continue
 				}
 				return nil, &PairError{Op: *op, Msg: "completion without a prior invocation"}
@@ -111,6 +116,7 @@ func Pairs(h []Op) ([]Pair, error) {
 					"completes op %d whose f is %q", inv.Index, inv.F)}
 			}
 			out[pi].Completion = op
+			out[pi].CompletionPos = i
 			delete(open, op.Process)
 		}
 	}

@@ -22,6 +22,9 @@ func TestPairs(t *testing.T) {
 	if len(ps) != 4 {
 		t.Fatalf("got %d pairs", len(ps))
 	}
+	if ps[0].InvokePos != 0 || ps[0].CompletionPos != 3 || ps[2].InvokePos != -1 || ps[3].CompletionPos != -1 {
+		t.Errorf("positions wrong: %+v", ps)
+	}
 	if ps[0].Invoke.Index != 0 || ps[0].Completion.Index != 3 || ps[0].Value() != int64(1) || ps[0].Type() != OK {
 		t.Errorf("read pair wrong: %+v", ps[0])
 	}
