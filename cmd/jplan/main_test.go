@@ -1,0 +1,60 @@
+package main
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+// TestMain lets testscript run jplan in-process as the `jplan` command.
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"jplan": func() {
+			os.Exit(runMain(&cliEnv{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv, environ: os.Environ}, os.Args[1:]))
+		},
+	})
+}
+
+// TestScripts runs the CLI behaviour specs in testdata/script/*.txtar.
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir: "testdata/script",
+		Setup: func(env *testscript.Env) error {
+			env.Setenv("NO_COLOR", "")
+			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"genfile": genfile,
+		},
+	})
+}
+
+// genfile NAME KIND SIZE writes a generated file: binary (random bytes),
+// text (a comment of SIZE bytes) or nested (SIZE open brackets).
+func genfile(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 3 {
+		ts.Fatalf("usage: genfile NAME binary|text|nested SIZE")
+	}
+	n, err := strconv.Atoi(args[2])
+	ts.Check(err)
+	var data []byte
+	switch args[1] {
+	case "binary":
+		data = make([]byte, n)
+		r := rand.New(rand.NewPCG(1, 2))
+		for i := range data {
+			data[i] = byte(r.Uint32())
+		}
+	case "text":
+		data = append([]byte("# "), bytes.Repeat([]byte("x"), n)...)
+	case "nested":
+		data = append([]byte(`test "x" { nodes = `), bytes.Repeat([]byte("["), n)...)
+	default:
+		ts.Fatalf("unknown kind %q", args[1])
+	}
+	ts.Check(os.WriteFile(ts.MkAbs(args[0]), data, 0o644))
+}
