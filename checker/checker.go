@@ -172,11 +172,7 @@ func (c composed) Check(ctx context.Context, h []history.Op, opts Options) Resul
 			if opts.Dir != "" {
 				sub.Dir = filepath.Join(opts.Dir, name)
 			}
-			r := Run(ctx, c[name], h, sub)
-			for j, f := range r.Files {
-				r.Files[j] = filepath.ToSlash(filepath.Join(name, f))
-			}
-			results[i] = r
+			results[i] = prefixFiles(Run(ctx, c[name], h, sub), name)
 		}()
 	}
 	wg.Wait()
@@ -196,6 +192,24 @@ func (c composed) Check(ctx context.Context, h []history.Op, opts Options) Resul
 		out.Summary = fmt.Sprintf("%d of %d checkers not valid (%v)", len(bad), len(names), bad)
 	}
 	return out
+}
+
+// prefixFiles makes r's files, and those of its sub-results, relative to
+// the parent directory of dir.
+func prefixFiles(r Result, dir string) Result {
+	files := make([]string, len(r.Files))
+	for j, f := range r.Files {
+		files[j] = filepath.ToSlash(filepath.Join(dir, f))
+	}
+	r.Files = files
+	if len(r.Results) > 0 {
+		subs := make(map[string]Result, len(r.Results))
+		for n, sr := range r.Results {
+			subs[n] = prefixFiles(sr, dir)
+		}
+		r.Results = subs
+	}
+	return r
 }
 
 // AllFiles returns every file of r and its sub-results, relative to the
