@@ -63,7 +63,7 @@ type Register struct {
 	opts Options
 
 	mu       sync.Mutex
-	versions []any         // every value the primary has held, in order; [0] is nil (unset)
+	versions []any          // every value the primary has held, in order; [0] is nil (unset)
 	replica  map[string]int // node -> index into versions it serves reads from
 	rng      *rand.Rand
 
