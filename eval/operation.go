@@ -84,18 +84,20 @@ func opObject(f string, in OpInput, value cty.Value) cty.Value {
 // op's value (cty.NilVal while the value itself is being evaluated, when op
 // has no value attribute yet).
 func (e *Evaluator) OpContext(o *lang.Operation, in OpInput, value cty.Value) *hcl.EvalContext {
-	ctx := e.NodeContext(in.Node).NewChild()
-	ctx.Functions = builtins.Functions(builtins.Scope{BaseDir: e.opts.Dir, Rand: in.Rand, Validate: in.Rand == nil && e.opts.Validate})
 	f := e.OpF(o)
 	if value == cty.NilVal {
-		// While evaluating value, op.value does not exist yet: referring to
-		// it is a mistake worth an error.
-		ctx.Variables = map[string]cty.Value{"op": cty.ObjectVal(map[string]cty.Value{
-			"f": cty.StringVal(f), "process": opObject(f, in, cty.NullVal(cty.DynamicPseudoType)).GetAttr("process"),
-			"node": opObject(f, in, cty.NullVal(cty.DynamicPseudoType)).GetAttr("node"),
-		})}
+		// The value is generated before the op has a process or a node
+		// (Jepsen's generators work that way too), so its expression sees
+		// only op.f: referring to op.value, op.process or node there is a
+		// mistake worth an error.
+		ctx := e.root.NewChild()
+		ctx.Functions = builtins.Functions(builtins.Scope{BaseDir: e.opts.Dir, Rand: in.Rand, Validate: in.Rand == nil && e.opts.Validate})
+		ctx.Variables = map[string]cty.Value{"op": cty.ObjectVal(map[string]cty.Value{"f": cty.StringVal(f)})}
 		return ctx
 	}
+	// Request, command and result see the op but no random functions: a
+	// random draw there would not be recorded in the op's value.
+	ctx := e.NodeContext(in.Node).NewChild()
 	ctx.Variables = map[string]cty.Value{"op": opObject(f, in, value)}
 	return ctx
 }

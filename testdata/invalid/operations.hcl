@@ -13,7 +13,7 @@ operation "write" {
   value = random_int(0, 4)
   request {
     method = "POST"
-    path   = "/v3/kv/put"
+    path   = "/v3/kv/put/${random_int(0, 9)}" # ERROR: random_int can only
     body   = jsonencode({ value = base64encode(tostring(op.vlaue)) }) # ERROR: Unsupported attribute
   }
   result = { type = response.stauts == 200 ? "ok" : "info" } # ERROR: Unsupported attribute
