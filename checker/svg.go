@@ -66,14 +66,8 @@ func niceTicks(lo, hi float64, n int) []float64 {
 }
 
 func fmtTick(v float64) string {
-	if v == 0 {
-		return "0"
-	}
-	a := math.Abs(v)
-	if a >= 1e6 || a < 1e-3 {
-		return strconv.FormatFloat(v, 'g', 3, 64)
-	}
-	return strconv.FormatFloat(v, 'f', -1, 64)
+	// Six significant digits hide float noise like 0.0012000000000000001.
+	return strconv.FormatFloat(v, 'g', 6, 64)
 }
 
 func (p *plot) render() []byte {

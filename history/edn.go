@@ -49,7 +49,7 @@ func ReadEDN(r io.Reader) ([]Op, error) {
 	if err != nil {
 		return nil, fmt.Errorf("history: reading edn: %w", err)
 	}
-	p := &ednParser{b: b}
+	p := &ednParser{b: b, cache: strCache{}}
 	var ops []Op
 	if err := p.skip(0); err != nil {
 		return nil, err
@@ -101,8 +101,9 @@ func ReadEDN(r io.Reader) ([]Op, error) {
 }
 
 type ednParser struct {
-	b []byte
-	i int
+	b     []byte
+	i     int
+	cache strCache
 }
 
 // errAt builds an error at byte offset pos. Line and column are computed
@@ -209,7 +210,7 @@ func (p *ednParser) value(depth int) (any, error) {
 		}
 		// Auto-resolved ::kw has no namespace to resolve against here;
 		// keep its name.
-		return string(bytes.TrimPrefix(tok, []byte{':'})), nil
+		return p.cache.get(bytes.TrimPrefix(tok, []byte{':'})), nil
 	case c == '#':
 		return p.dispatch(depth)
 	case c >= '0' && c <= '9':
@@ -229,7 +230,7 @@ func (p *ednParser) value(depth int) (any, error) {
 	case "false":
 		return false, nil
 	}
-	return string(tok), nil
+	return p.cache.get(tok), nil
 }
 
 func (p *ednParser) seq(closer byte, depth int) ([]any, error) {
@@ -450,7 +451,7 @@ func (p *ednParser) str() (string, error) {
 		out := p.b[s:p.i]
 		p.i++
 		if utf8.Valid(out) {
-			return string(out), nil
+			return p.cache.get(out), nil
 		}
 		return string(bytes.ToValidUTF8(out, []byte("\uFFFD"))), nil
 	}
@@ -599,6 +600,25 @@ func (p *ednParser) readOp(pos int64, depth int) (Op, error) {
 			return op, p.errAt(p.i, "op key :%s has no value", k)
 		}
 		vstart := p.i
+		if n, ok := p.plainInt(k); ok {
+			// Fast path for :index, :time and :process: boxing these into
+			// an any would cost two allocations per op.
+			switch k {
+			case "index":
+				if n < 0 {
+					return op, p.errAt(vstart, ":index must be a non-negative integer")
+				}
+				op.Index = n
+			case "time":
+				op.Time = n
+			case "process":
+				if n < 0 || n > math.MaxInt32 {
+					return op, p.errAt(vstart, ":process %d out of range", n)
+				}
+				op.Process = int(n)
+			}
+			continue
+		}
 		v, err := p.value(depth + 1)
 		if err != nil {
 			return op, err
@@ -614,6 +634,31 @@ func (p *ednParser) readOp(pos int64, depth int) (Op, error) {
 		op.Index = pos
 	}
 	return op, nil
+}
+
+// plainInt consumes a plain decimal integer if the key is :index, :time or
+// :process and one follows; otherwise it consumes nothing.
+func (p *ednParser) plainInt(k string) (int64, bool) {
+	if k != "index" && k != "time" && k != "process" {
+		return 0, false
+	}
+	j := p.i
+	if j < len(p.b) && p.b[j] == '-' {
+		j++
+	}
+	d := j
+	for j < len(p.b) && p.b[j] >= '0' && p.b[j] <= '9' {
+		j++
+	}
+	if j == d || j-d > 18 || (j < len(p.b) && !isDelim(p.b[j])) || (p.b[d] == '0' && j-d > 1) {
+		return 0, false // let the general reader handle (or reject) it
+	}
+	n, err := strconv.ParseInt(string(p.b[p.i:j]), 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	p.i = j
+	return n, true
 }
 
 func (p *ednParser) setField(op *Op, k string, v any, vstart int, seenType *bool) error {

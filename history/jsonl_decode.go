@@ -32,6 +32,7 @@ func ReadJSONL(r io.Reader) ([]Op, error) {
 	br := bufio.NewReaderSize(r, 256<<10)
 	var ops []Op
 	var long []byte // accumulates a line longer than the bufio buffer
+	cache := strCache{}
 	for lineNo := 1; ; lineNo++ {
 		line, err := br.ReadSlice('\n')
 		if errors.Is(err, bufio.ErrBufferFull) {
@@ -51,7 +52,7 @@ func ReadJSONL(r io.Reader) ([]Op, error) {
 		complete := len(line) > 0 && line[len(line)-1] == '\n'
 		trimmed := bytes.TrimSpace(line)
 		if len(trimmed) > 0 {
-			op, perr := parseJSONOp(trimmed, int64(len(ops)))
+			op, perr := parseJSONOp(trimmed, int64(len(ops)), cache)
 			if perr != nil {
 				if !complete {
 					// Truncated tail of a killed run: drop it.
@@ -71,8 +72,9 @@ func ReadJSONL(r io.Reader) ([]Op, error) {
 // encoding/json) to decode integers straight to int64, report the column of
 // errors and avoid reflection on the read path of large histories.
 type jsonParser struct {
-	b []byte
-	i int
+	b     []byte
+	i     int
+	cache strCache
 }
 
 type jsonError struct {
@@ -109,8 +111,8 @@ func (p *jsonParser) expect(c byte) error {
 	return nil
 }
 
-func parseJSONOp(line []byte, pos int64) (Op, error) {
-	p := &jsonParser{b: line}
+func parseJSONOp(line []byte, pos int64, cache strCache) (Op, error) {
+	p := &jsonParser{b: line, cache: cache}
 	op := Op{Index: -1}
 	if err := p.expect('{'); err != nil {
 		return op, err
@@ -130,13 +132,8 @@ func parseJSONOp(line []byte, pos int64) (Op, error) {
 				return op, err
 			}
 			p.ws()
-			valStart := p.i
-			v, err := p.value(0)
-			if err != nil {
+			if err := p.field(&op, key, &seenType); err != nil {
 				return op, err
-			}
-			if err := setJSONField(&op, key, v, &seenType); err != nil {
-				return op, &jsonError{col: valStart + 1, msg: err.Error()}
 			}
 			p.ws()
 			if p.i >= len(p.b) {
@@ -164,6 +161,33 @@ func parseJSONOp(line []byte, pos int64) (Op, error) {
 		op.Index = pos
 	}
 	return op, nil
+}
+
+// field decodes the value of key into op.
+func (p *jsonParser) field(op *Op, key string, seenType *bool) error {
+	valStart := p.i
+	if (key == "index" || key == "time") && p.i < len(p.b) && (p.b[p.i] == '-' || (p.b[p.i] >= '0' && p.b[p.i] <= '9')) {
+		// Fast path: avoid boxing two int64s per op into an any.
+		if n, ok := p.plainInt(); ok {
+			if key == "time" {
+				op.Time = n
+				return nil
+			}
+			if n < 0 {
+				return &jsonError{col: valStart + 1, msg: `"index" must be a non-negative integer`}
+			}
+			op.Index = n
+			return nil
+		}
+	}
+	v, err := p.value(0)
+	if err != nil {
+		return err
+	}
+	if err := setJSONField(op, key, v, seenType); err != nil {
+		return &jsonError{col: valStart + 1, msg: err.Error()}
+	}
+	return nil
 }
 
 func setJSONField(op *Op, key string, v any, seenType *bool) error {
@@ -319,6 +343,31 @@ func (p *jsonParser) value(depth int) (any, error) {
 	return nil, p.errf("unexpected %q", p.b[p.i])
 }
 
+// plainInt consumes an integer that is not followed by a fraction or
+// exponent; otherwise it consumes nothing.
+func (p *jsonParser) plainInt() (int64, bool) {
+	j := p.i
+	if p.b[j] == '-' {
+		j++
+	}
+	d := j
+	for j < len(p.b) && p.b[j] >= '0' && p.b[j] <= '9' {
+		j++
+	}
+	if j == d || j-d > 18 || (p.b[d] == '0' && j-d > 1) {
+		return 0, false
+	}
+	if j < len(p.b) && (p.b[j] == '.' || p.b[j] == 'e' || p.b[j] == 'E') {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(string(p.b[p.i:j]), 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	p.i = j
+	return n, true
+}
+
 func (p *jsonParser) literal(word string, v any) (any, error) {
 	if !bytes.HasPrefix(p.b[p.i:], []byte(word)) {
 		return nil, p.errf("invalid literal")
@@ -395,7 +444,7 @@ func (p *jsonParser) str() (string, error) {
 			s := p.b[start:p.i]
 			p.i++
 			if utf8.Valid(s) {
-				return string(s), nil
+				return p.cache.get(s), nil
 			}
 			return string(bytes.ToValidUTF8(s, []byte("\uFFFD"))), nil
 		}
@@ -488,4 +537,28 @@ func (p *jsonParser) hex4() (rune, error) {
 	}
 	p.i += 4
 	return r, nil
+}
+
+// strCache interns short, repetitive strings (keys, keywords, f names,
+// node names) while decoding, so a history of a million ops does not hold
+// a million copies of "read". Lookups with string(b) do not allocate.
+type strCache map[string]string
+
+const (
+	strCacheMaxLen     = 32
+	strCacheMaxEntries = 4096
+)
+
+func (c strCache) get(b []byte) string {
+	if len(b) > strCacheMaxLen {
+		return string(b)
+	}
+	if s, ok := c[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	if len(c) < strCacheMaxEntries {
+		c[s] = s
+	}
+	return s
 }
