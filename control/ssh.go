@@ -172,7 +172,8 @@ func (s *SSH) loadHostKeys() error {
 	pub, _, _ := ed25519.GenerateKey(rand.Reader)
 	probe, _ := ssh.NewPublicKey(pub)
 	var ke *knownhosts.KeyError
-	if err := cb(knownhosts.Normalize(s.addr), &net.TCPAddr{}, probe); errors.As(err, &ke) {
+	remote := &net.TCPAddr{IP: net.ParseIP(s.cfg.Host), Port: s.cfg.Port}
+	if err := cb(s.addr, remote, probe); errors.As(err, &ke) {
 		seen := map[string]bool{}
 		for _, k := range ke.Want {
 			for _, alg := range algorithmsFor(k.Key.Type()) {
@@ -308,6 +309,10 @@ func (s *SSH) watch(c *ssh.Client) {
 	}
 }
 
+// authGrace is added to ConnectTimeout for the SSH handshake and
+// authentication.
+const authGrace = 15 * time.Second
+
 // authLog records which credentials the server asked for during one
 // handshake, so an authentication failure can say what was rejected.
 type authLog struct {
@@ -392,9 +397,11 @@ func (s *SSH) dial(ctx context.Context) (*ssh.Client, error) {
 		return nil, s.nodeErr(ErrUnreachable, err)
 	}
 	// Bound the handshake too: a node that accepts TCP but never speaks
-	// SSH (sshd wedged, wrong port) must not hang us. Cancelling ctx aborts
-	// it as well.
-	_ = conn.SetDeadline(time.Now().Add(s.cfg.ConnectTimeout))
+	// SSH (sshd wedged, wrong port) must not hang us. Authentication gets
+	// extra time, since PAM delays each rejected password by seconds and a
+	// wrong password must be reported as such, not as a timeout.
+	// Cancelling ctx aborts the handshake as well.
+	_ = conn.SetDeadline(time.Now().Add(s.cfg.ConnectTimeout + authGrace))
 	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
 	cc, chans, reqs, err := ssh.NewClientConn(conn, s.addr, conf)
 	stop()
@@ -447,7 +454,7 @@ func (s *SSH) classifyHandshake(ctx context.Context, err, hostKeyErr error, log 
 	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
-		return s.nodeErr(ErrUnreachable, fmt.Errorf("SSH handshake timed out after %s: %w", s.cfg.ConnectTimeout, err))
+		return s.nodeErr(ErrUnreachable, fmt.Errorf("SSH handshake timed out after %s: %w", s.cfg.ConnectTimeout+authGrace, err))
 	}
 	return s.nodeErr(ErrUnreachable, fmt.Errorf("SSH handshake: %w", err))
 }

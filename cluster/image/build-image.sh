@@ -64,6 +64,16 @@ if [[ $(id -u) != 0 ]]; then
 	exec sudo -E bash "$self" "$@"
 fi
 
+# Concurrent builds (two test packages, two terminals) would both run
+# debootstrap; let the second wait and then find the image built.
+exec 9>/var/lock/jplan-build-image.lock
+flock 9
+if [[ $force == 0 ]] && docker image inspect "$tag" >/dev/null 2>&1; then
+	docker tag "$tag" "$IMAGE:latest"
+	echo "$tag"
+	exit 0
+fi
+
 start=$(date +%s)
 
 # A clean machine may lack debootstrap (or, on Ubuntu, Debian's keyring).

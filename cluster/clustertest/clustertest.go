@@ -1,0 +1,100 @@
+// Package clustertest gives a test package one local cluster shared by all
+// its tests: started on first use, torn down when the tests end (also when
+// they fail), skipped when there is no Docker engine unless
+// JPLAN_REQUIRE_DOCKER=1 demands one.
+package clustertest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jplan/jplan/cluster"
+)
+
+// RequireDockerEnv, set to 1, turns "no Docker" from a skip into a failure
+// (for CI machines that must run the integration tests).
+const RequireDockerEnv = "JPLAN_REQUIRE_DOCKER"
+
+// Env is a lazily started cluster.
+type Env struct {
+	opts    cluster.Options
+	once    sync.Once
+	info    *cluster.Info
+	err     error
+	started bool
+	start   time.Duration
+}
+
+// New describes a test cluster. Each test package needs its own name and
+// subnet, since `go test ./...` runs packages in parallel.
+func New(name, subnet string, nodes int) *Env {
+	return &Env{opts: cluster.Options{Name: name, Subnet: subnet, Nodes: nodes, Recreate: true}}
+}
+
+// Main runs the tests and then removes the cluster if one was started. Use
+// it as: func TestMain(m *testing.M) { os.Exit(env.Main(m)) }.
+func (e *Env) Main(m *testing.M) int {
+	code := m.Run()
+	if e.started {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		if err := cluster.Down(ctx, e.opts); err != nil {
+			fmt.Fprintf(os.Stderr, "clustertest: tearing down %s: %v\n", e.opts.Name, err)
+			if code == 0 {
+				code = 1
+			}
+		}
+		os.RemoveAll(e.opts.Dir)
+	}
+	return code
+}
+
+// Need returns the cluster, starting it on first call. Without a Docker
+// engine it skips the test (fails it under JPLAN_REQUIRE_DOCKER=1); with
+// -short it skips.
+func (e *Env) Need(t testing.TB) *cluster.Info {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("integration test: needs a Docker cluster; skipped with -short")
+	}
+	e.once.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+		defer cancel()
+		if err := cluster.Ping(ctx, ""); err != nil {
+			e.err = err
+			return
+		}
+		dir, err := os.MkdirTemp("", "jplan-"+e.opts.Name+"-")
+		if err != nil {
+			e.err = err
+			return
+		}
+		e.opts.Dir = dir
+		e.opts.Log = os.Stderr
+		e.started = true // tear down even a half-started cluster
+		t0 := time.Now()
+		e.info, e.err = cluster.Up(ctx, e.opts)
+		e.start = time.Since(t0)
+		if e.err == nil {
+			fmt.Fprintf(os.Stderr, "clustertest: %s up in %s\n", e.opts.Name, e.start.Round(100*time.Millisecond))
+		}
+	})
+	if errors.Is(e.err, cluster.ErrNoDocker) {
+		if os.Getenv(RequireDockerEnv) == "1" {
+			t.Fatalf("%s=1 but %v", RequireDockerEnv, e.err)
+		}
+		t.Skipf("skipping integration test: %v (set %s=1 to make this a failure)", e.err, RequireDockerEnv)
+	}
+	if e.err != nil {
+		t.Fatalf("starting test cluster: %v", e.err)
+	}
+	return e.info
+}
+
+// Options returns the options the cluster was started with.
+func (e *Env) Options() cluster.Options { return e.opts }

@@ -1,0 +1,145 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/jplan/jplan/cluster"
+)
+
+func init() {
+	register("cluster", "manage a local Docker cluster of test nodes (up, down, status)", runCluster)
+}
+
+func clusterUsage(env *cliEnv) {
+	fmt.Fprintln(env.stderr, `Usage: jplan cluster <up|down|status> [flags]
+
+  up      build the node image if needed, start the nodes, write the nodes file
+  down    remove the nodes and their network
+  status  list the nodes and whether sshd answers
+
+Run 'jplan cluster <subcommand> -h' for flags. docs/cluster.md has details.`)
+}
+
+func runCluster(env *cliEnv, args []string) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		clusterUsage(env)
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return exitOK
+	}
+	sub, args := args[0], args[1:]
+	fs := flag.NewFlagSet("jplan cluster "+sub, flag.ContinueOnError)
+	fs.SetOutput(env.stderr)
+	var opts cluster.Options
+	fs.StringVar(&opts.Dir, "dir", cluster.DefaultDir, "state directory (key, known_hosts, nodes file)")
+	fs.StringVar(&opts.Name, "name", cluster.DefaultName, "cluster name; prefixes containers and the network")
+	var jsonOut bool
+	switch sub {
+	case "up":
+		fs.IntVar(&opts.Nodes, "n", cluster.DefaultNodes, "number of nodes")
+		fs.StringVar(&opts.Subnet, "subnet", cluster.DefaultSubnet, "IPv4 subnet of the private network")
+		fs.StringVar(&opts.Image, "image", "", "node image (default: built locally from the recipe)")
+		fs.BoolVar(&opts.Recreate, "recreate", false, "replace running nodes instead of reusing them")
+	case "down":
+	case "status":
+		fs.BoolVar(&jsonOut, "json", false, "print JSON")
+	default:
+		fmt.Fprintf(env.stderr, "jplan cluster: unknown subcommand %q\n\n", sub)
+		clusterUsage(env)
+		return exitUsage
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(env.stderr, "jplan cluster %s: unexpected arguments %q\n", sub, fs.Args())
+		return exitUsage
+	}
+	opts.Log = env.stderr
+
+	// Ctrl-C aborts cleanly (docker commands in flight are killed).
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+
+	switch sub {
+	case "up":
+		info, err := cluster.Up(ctx, opts)
+		if err != nil {
+			fmt.Fprintf(env.stderr, "jplan cluster up: %v\n", err)
+			return exitInvalid
+		}
+		for _, n := range info.Nodes {
+			fmt.Fprintf(env.stdout, "%s\t%s\t%s\n", n.Name, n.IP, n.Container)
+		}
+		fmt.Fprintf(env.stdout, "nodes file: %s\n", info.NodesFile)
+		fmt.Fprintf(env.stdout, "log in:     ssh -F %s n1\n", info.SSHConfigFile)
+		if len(info.Refused) > 0 {
+			fmt.Fprintf(env.stdout, "refused by the engine: %s\n", strings.Join(info.Refused, ", "))
+		}
+	case "down":
+		if err := cluster.Down(ctx, opts); err != nil {
+			fmt.Fprintf(env.stderr, "jplan cluster down: %v\n", err)
+			return exitInvalid
+		}
+		fmt.Fprintf(env.stdout, "cluster %s removed\n", opts.Name)
+	case "status":
+		sts, err := cluster.Status(ctx, opts)
+		if err != nil {
+			fmt.Fprintf(env.stderr, "jplan cluster status: %v\n", err)
+			return exitInvalid
+		}
+		if jsonOut {
+			return clusterPrintJSONStatus(env, sts)
+		}
+		if len(sts) == 0 {
+			fmt.Fprintf(env.stdout, "cluster %s: no nodes\n", opts.Name)
+			return exitInvalid
+		}
+		tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "NODE\tCONTAINER\tIP\tSTATE\tSSH")
+		healthy := true
+		for _, st := range sts {
+			ssh := "ok"
+			if !st.SSH {
+				healthy = false
+				ssh = "down"
+				if st.SSHError != "" {
+					ssh += ": " + st.SSHError
+				}
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", st.Name, st.Container, st.IP, st.State, ssh)
+		}
+		tw.Flush()
+		if !healthy {
+			return exitInvalid
+		}
+	}
+	return exitOK
+}
+
+func clusterPrintJSONStatus(env *cliEnv, sts []cluster.NodeStatus) int {
+	enc := json.NewEncoder(env.stdout)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(sts); err != nil {
+		fmt.Fprintf(env.stderr, "jplan cluster status: %v\n", err)
+		return exitInvalid
+	}
+	for _, st := range sts {
+		if !st.SSH {
+			return exitInvalid
+		}
+	}
+	return exitOK
+}
