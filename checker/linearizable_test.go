@@ -350,3 +350,14 @@ func BenchmarkLinearizableCASRegister100k(b *testing.B) {
 	b.ReportMetric(float64(len(h)), "history-ops")
 	b.ReportMetric(float64(infos), "info-ops")
 }
+
+func BenchmarkLinearizableMultiRegister100k(b *testing.B) {
+	h := simulateRegister(simConfig{seed: 1, ops: 100000, procs: 10, cas: true, values: 5, infoRate: 0.001, keys: 10})
+	c := Linearizable(LinearizableOptions{Model: ModelMultiRegister, Initial: int64(0)})
+	b.ReportAllocs()
+	for b.Loop() {
+		if res := c.Check(context.Background(), h, Options{}); res.Valid != True {
+			b.Fatalf("got %v %s %s", res.Valid, res.Summary, res.Error)
+		}
+	}
+}
