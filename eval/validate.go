@@ -2,6 +2,7 @@ package eval
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/jplan/jplan/builtins"
@@ -84,7 +85,22 @@ func (e *Evaluator) validateClientAndOperations() hcl.Diagnostics {
 			return diags // decoding reported the unknown kind
 		}
 	}
+	byF := map[string]*lang.Operation{}
 	for _, o := range p.Operations {
+		// The history names an op only by f, and a client finds the request
+		// to send by f: two operations with one f could not be told apart.
+		f := e.OpF(o)
+		if first, dup := byF[f]; dup {
+			rng := o.DeclRange
+			if o.F != nil {
+				rng = o.F.Range()
+			}
+			add(hcl.Diagnostics{errDiag("Two operations record the same f",
+				fmt.Sprintf("operation %q records f = %q, as operation %q (%s) does; the history and the client could not tell them apart. Give one of them another f.", o.Name, f, first.Name, first.DeclRange),
+				rng)})
+		} else {
+			byF[f] = o
+		}
 		if p.Client == nil {
 			add(hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Operation without a client",
 				Detail:  fmt.Sprintf("operation %q needs a client block saying how to perform it: client \"http\", \"exec\" or \"process\".", o.Name),
@@ -230,32 +246,59 @@ func (e *Evaluator) Generator(expr hcl.Expression, role string) (*builtins.Gener
 	if err != nil {
 		return nil, append(diags, valueDiag(expr, role, err.Error()))
 	}
-	var bad *builtins.Generator
-	g.Walk(func(n *builtins.Generator) bool {
-		if bad != nil {
-			return false
-		}
-		switch {
-		case role == "clients" && (n.Kind == "fault" || n.Kind == "nemesis"):
-			bad = n
-		case role == "nemesis" && (n.Kind == "operation" || n.Kind == "clients"):
-			bad = n
-		}
-		return true
-	})
-	if bad != nil {
-		what := fmt.Sprintf("%s(...)", bad.Kind)
-		switch bad.Kind {
-		case "operation":
-			what = "operation." + bad.Name
-		case "fault":
-			what = fmt.Sprintf("fault.%s.%s", bad.Name, bad.Action)
-		}
-		other := map[string]string{"clients": "nemesis", "nemesis": "clients"}[role]
-		return g, append(diags, valueDiag(expr, role,
-			fmt.Sprintf("the %s generator holds %s, which belongs to the %s; move it to %s, or use generator with clients() and nemesis()", role, what, other, other)))
+	if msg := checkRouting(g, role); msg != "" {
+		return g, append(diags, valueDiag(expr, role, msg))
 	}
 	return g, diags
+}
+
+// checkRouting finds the first leaf that would reach the wrong worker:
+// operations belong to client workers and faults to the nemesis. Inside a
+// phase's generator argument, every leaf must be under clients() or
+// nemesis(), since nothing else says who performs it.
+func checkRouting(g *builtins.Generator, role string) string {
+	describe := func(n *builtins.Generator) string {
+		if n.Kind == builtins.KindFault {
+			return fmt.Sprintf("fault.%s.%s", n.Name, n.Action)
+		}
+		return "operation." + n.Name
+	}
+	var walk func(n *builtins.Generator, route string) string
+	walk = func(n *builtins.Generator, route string) string {
+		switch n.Kind {
+		case builtins.KindClients, builtins.KindNemesis:
+			if route != "" && route != n.Kind {
+				return fmt.Sprintf("%s(...) sits inside the %s generator, which only client workers run", n.Kind, route)
+			}
+			route = n.Kind
+		case builtins.KindOperation, builtins.KindFault:
+			want := "clients"
+			if n.Kind == builtins.KindFault {
+				want = "nemesis"
+			}
+			switch {
+			case route == "":
+				return fmt.Sprintf("%s is not routed: wrap it in %s(...), or use the phase's clients and nemesis arguments", describe(n), want)
+			case route != want:
+				return fmt.Sprintf("the %s generator holds %s, which belongs to the %s; move it there", route, describe(n), want)
+			}
+		}
+		for _, c := range n.Children {
+			if msg := walk(c, route); msg != "" {
+				return msg
+			}
+		}
+		return ""
+	}
+	route := role
+	if role == "generator" {
+		route = ""
+	}
+	msg := walk(g, route)
+	if route == "nemesis" {
+		msg = strings.Replace(msg, "which only client workers run", "which only the nemesis runs", 1)
+	}
+	return msg
 }
 
 func errDiag(summary, detail string, rng hcl.Range) *hcl.Diagnostic {

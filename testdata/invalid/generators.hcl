@@ -47,3 +47,19 @@ phase "limit" {
   time_limit = "-5s" # ERROR: Invalid value for time_limit
   clients    = limit(0, operation.read) # ERROR: Invalid function argument
 }
+
+phase "routed" {
+  generator = any(clients(operation.read), nemesis([sleep("1s"), fault.part.start]))
+}
+
+phase "misrouted" {
+  generator = clients(fault.part.start) # ERROR: belongs to the nemesis
+}
+
+phase "misrouted2" {
+  generator = nemesis(operation.read) # ERROR: belongs to the clients
+}
+
+phase "unrouted" {
+  generator = [operation.read, fault.part.stop] # ERROR: is not routed
+}

@@ -42,5 +42,12 @@ operation "shell" {
 }
 
 phase "main" {
-  clients = mix([operation.write, operation.cas, operation.read, operation.shell])
+  clients = mix([operation.write, operation.cas, operation.read, operation.shell, operation.again])
+}
+
+operation "again" {
+  f = "write" # ERROR: Two operations record the same f
+  request {
+    path = "/"
+  }
 }

@@ -103,7 +103,7 @@ operation "read" {
 }
 
 operation "final-read" {
-  f = "read"
+  f = "read-final"
   request {
     path = "/kv/r"
   }
