@@ -54,6 +54,9 @@ func (g *seqGen) Update(ctx *Context, ev Event) Generator {
 	old := ctx.descend(uint64(g.idx))
 	cur := g.cur.Update(ctx, ev)
 	ctx.ascend(old)
+	if cur == nil {
+		return nil
+	}
 	return &seqGen{cur: cur, idx: g.idx, rest: g.rest}
 }
 
@@ -86,7 +89,11 @@ func (g *syncGen) Op(ctx *Context) (Op, Generator, Status) {
 }
 
 func (g *syncGen) Update(ctx *Context, ev Event) Generator {
-	return &syncGen{g: g.g.Update(ctx, ev)}
+	n := g.g.Update(ctx, ev)
+	if n == nil {
+		return nil
+	}
+	return &syncGen{g: n}
 }
 
 // ---------------------------------------------------------------------------
@@ -140,7 +147,7 @@ func (g *mixGen) Op(ctx *Context) (Op, Generator, Status) {
 	return Op{}, nil, Exhausted
 }
 
-func (g *mixGen) Update(*Context, Event) Generator { return g }
+func (g *mixGen) Update(*Context, Event) Generator { return nil }
 
 // ---------------------------------------------------------------------------
 // Limit, Once
@@ -173,7 +180,11 @@ func (g *limitGen) Op(ctx *Context) (Op, Generator, Status) {
 }
 
 func (g *limitGen) Update(ctx *Context, ev Event) Generator {
-	return &limitGen{remaining: g.remaining, g: g.g.Update(ctx, ev)}
+	n := g.g.Update(ctx, ev)
+	if n == nil {
+		return nil
+	}
+	return &limitGen{remaining: g.remaining, g: n}
 }
 
 // ---------------------------------------------------------------------------
@@ -216,7 +227,11 @@ func (g *repeatGen) Op(ctx *Context) (Op, Generator, Status) {
 }
 
 func (g *repeatGen) Update(ctx *Context, ev Event) Generator {
-	return &repeatGen{g: g.g.Update(ctx, ev), k: g.k, remaining: g.remaining}
+	n := g.g.Update(ctx, ev)
+	if n == nil {
+		return nil
+	}
+	return &repeatGen{g: n, k: g.k, remaining: g.remaining}
 }
 
 // ---------------------------------------------------------------------------
@@ -269,6 +284,9 @@ func (g *cycleGen) Update(ctx *Context, ev Event) Generator {
 	old := ctx.descend(g.iter)
 	cur := g.cur.Update(ctx, ev)
 	ctx.ascend(old)
+	if cur == nil {
+		return nil
+	}
 	return &cycleGen{orig: g.orig, cur: cur, iter: g.iter, remaining: g.remaining, emitted: g.emitted}
 }
 
@@ -282,55 +300,41 @@ type candidate struct {
 	weight int
 }
 
-// chooser collects the answers of several children and picks the soonest
-// ready op. Ties are broken at random, in proportion to weights, like
-// Jepsen: always favouring one side would starve the other.
-type chooser struct {
-	ready   []candidate
-	buf     [8]candidate
-	pending bool
-	hint    int64 // earliest positive pending hint
-}
-
-func (c *chooser) init() { c.ready = c.buf[:0] }
-
-func (c *chooser) add(op Op, next Generator, st Status, i, weight int) {
-	switch st {
-	case Ready:
-		c.ready = append(c.ready, candidate{op: op, next: next, i: i, weight: weight})
-	case Pending:
-		c.pending = true
-		if op.Time > 0 && (c.hint == 0 || op.Time < c.hint) {
-			c.hint = op.Time
-		}
+// minHint combines pending wake-up hints: the earliest positive one.
+func minHint(h, t int64) int64 {
+	if t > 0 && (h == 0 || t < h) {
+		return t
 	}
+	return h
 }
 
-// pick returns the index into c.ready of the chosen candidate, or -1. It
-// must be called after every child was asked: it draws from ctx.Rand, which
-// children reseed.
-func (c *chooser) pick(ctx *Context, key uint64) int {
-	if len(c.ready) == 0 {
+// pickSoonest returns the index in ready of the soonest op, or -1. Ties are
+// broken at random in proportion to weights, like Jepsen: always favouring
+// one side would starve the other. It must be called after every child was
+// asked: it draws from ctx.Rand, which children reseed. (Candidates live in
+// the caller's stack array; this function must not retain the slice.)
+func pickSoonest(ctx *Context, ready []candidate, key uint64) int {
+	if len(ready) == 0 {
 		return -1
 	}
-	best := c.ready[0].op.Time
-	for _, r := range c.ready[1:] {
+	best := ready[0].op.Time
+	for _, r := range ready[1:] {
 		if r.op.Time < best {
 			best = r.op.Time
 		}
 	}
 	total, only := 0, -1
-	for j, r := range c.ready {
+	for j, r := range ready {
 		if r.op.Time == best {
 			total += r.weight
 			only = j
 		}
 	}
-	if total == c.ready[only].weight {
+	if total == ready[only].weight {
 		return only
 	}
 	x := ctx.Rand(key).IntN(total)
-	for j, r := range c.ready {
+	for j, r := range ready {
 		if r.op.Time != best {
 			continue
 		}
@@ -363,22 +367,31 @@ func Any(gens ...Generator) Generator {
 }
 
 func (g *anyGen) Op(ctx *Context) (Op, Generator, Status) {
-	var ch chooser
-	ch.init()
+	var (
+		buf     [4]candidate
+		ready   = buf[:0]
+		pending bool
+		hint    int64
+	)
 	for i, c := range g.gens {
 		old := ctx.descend(uint64(i))
 		op, next, st := c.Op(ctx)
 		ctx.ascend(old)
-		ch.add(op, next, st, i, 1)
+		switch st {
+		case Ready:
+			ready = append(ready, candidate{op: op, next: next, i: i, weight: 1})
+		case Pending:
+			pending, hint = true, minHint(hint, op.Time)
+		}
 	}
-	j := ch.pick(ctx, saltAny^g.n)
+	j := pickSoonest(ctx, ready, saltAny^g.n)
 	if j < 0 {
-		if ch.pending {
-			return Op{Time: ch.hint}, g, Pending
+		if pending {
+			return Op{Time: hint}, g, Pending
 		}
 		return Op{}, nil, Exhausted
 	}
-	c := ch.ready[j]
+	c := ready[j]
 	ng := make([]Generator, len(g.gens))
 	copy(ng, g.gens)
 	ng[c.i] = c.next
@@ -386,11 +399,22 @@ func (g *anyGen) Op(ctx *Context) (Op, Generator, Status) {
 }
 
 func (g *anyGen) Update(ctx *Context, ev Event) Generator {
-	ng := make([]Generator, len(g.gens))
+	var ng []Generator // copied on the first change
 	for i, c := range g.gens {
 		old := ctx.descend(uint64(i))
-		ng[i] = c.Update(ctx, ev)
+		n := c.Update(ctx, ev)
 		ctx.ascend(old)
+		if n == nil {
+			continue
+		}
+		if ng == nil {
+			ng = make([]Generator, len(g.gens))
+			copy(ng, g.gens)
+		}
+		ng[i] = n
+	}
+	if ng == nil {
+		return nil
 	}
 	return &anyGen{gens: ng, n: g.n}
 }
@@ -436,11 +460,14 @@ func (g *onRange) Update(ctx *Context, ev Event) Generator {
 	lo, hi := g.bounds(ctx)
 	t := ctx.ThreadOf(ev.Process)
 	if t < lo || t >= hi {
-		return g
+		return nil
 	}
 	olo, ohi := ctx.restrict(lo, hi)
 	next := g.g.Update(ctx, ev)
 	ctx.restore(olo, ohi)
+	if next == nil {
+		return nil
+	}
 	return &onRange{nemesis: g.nemesis, g: next}
 }
 
@@ -481,8 +508,12 @@ func (g *reserveGen) rangeOf(i, lo, hi int) (int, int) {
 }
 
 func (g *reserveGen) Op(ctx *Context) (Op, Generator, Status) {
-	var ch chooser
-	ch.init()
+	var (
+		buf     [4]candidate
+		ready   = buf[:0]
+		pending bool
+		hint    int64
+	)
 	lo, hi := ctx.lo, ctx.hi
 	for i, c := range g.gens {
 		a, b := g.rangeOf(i, lo, hi)
@@ -492,16 +523,21 @@ func (g *reserveGen) Op(ctx *Context) (Op, Generator, Status) {
 		op, next, st := c.Op(ctx)
 		ctx.ascend(old)
 		ctx.restore(olo, ohi)
-		ch.add(op, next, st, i, max(w, 1))
+		switch st {
+		case Ready:
+			ready = append(ready, candidate{op: op, next: next, i: i, weight: max(w, 1)})
+		case Pending:
+			pending, hint = true, minHint(hint, op.Time)
+		}
 	}
-	j := ch.pick(ctx, saltReserve^g.n)
+	j := pickSoonest(ctx, ready, saltReserve^g.n)
 	if j < 0 {
-		if ch.pending {
-			return Op{Time: ch.hint}, g, Pending
+		if pending {
+			return Op{Time: hint}, g, Pending
 		}
 		return Op{}, nil, Exhausted
 	}
-	c := ch.ready[j]
+	c := ready[j]
 	ng := make([]Generator, len(g.gens))
 	copy(ng, g.gens)
 	ng[c.i] = c.next
@@ -520,12 +556,15 @@ func (g *reserveGen) Update(ctx *Context, ev Event) Generator {
 		next := g.gens[i].Update(ctx, ev)
 		ctx.ascend(old)
 		ctx.restore(olo, ohi)
+		if next == nil {
+			return nil
+		}
 		ng := make([]Generator, len(g.gens))
 		copy(ng, g.gens)
 		ng[i] = next
 		return &reserveGen{counts: g.counts, gens: ng, n: g.n}
 	}
-	return g
+	return nil
 }
 
 type eachThread struct {
@@ -590,10 +629,7 @@ func (g *eachThread) Op(ctx *Context) (Op, Generator, Status) {
 				best, bestNext, bestT = op, next, t
 			}
 		case Pending:
-			pending = true
-			if op.Time > 0 && (hint == 0 || op.Time < hint) {
-				hint = op.Time
-			}
+			pending, hint = true, minHint(hint, op.Time)
 		}
 	}
 	if bestT >= 0 {
@@ -608,13 +644,16 @@ func (g *eachThread) Op(ctx *Context) (Op, Generator, Status) {
 func (g *eachThread) Update(ctx *Context, ev Event) Generator {
 	t := ctx.ThreadOf(ev.Process)
 	if t < 0 || !ctx.InView(t) {
-		return g
+		return nil
 	}
 	olo, ohi := ctx.restrict(t, t+1)
 	old := ctx.descend(uint64(t))
 	next := g.get(t).Update(ctx, ev)
 	ctx.ascend(old)
 	ctx.restore(olo, ohi)
+	if next == nil {
+		return nil
+	}
 	return g.with(t, next, ctx.nClients+1)
 }
 
@@ -671,19 +710,30 @@ func (g *untilOK) Update(ctx *Context, ev Event) Generator {
 	old := ctx.descend(g.round)
 	cur := g.cur.Update(ctx, ev)
 	ctx.ascend(old)
+	changed := cur != nil
+	if cur == nil {
+		cur = g.cur
+	}
 	n := &untilOK{orig: g.orig, cur: cur, round: g.round, emitted: g.emitted, active: g.active, ok: g.ok}
 	if ev.Type == history.Invoke {
+		if !changed {
+			return nil
+		}
 		return n
 	}
 	for i, p := range g.active {
 		if p != ev.Process {
 			continue
 		}
+		changed = true
 		n.active = append(append(make([]int, 0, len(g.active)-1), g.active[:i]...), g.active[i+1:]...)
 		if ev.Type == history.OK {
 			n.ok = true
 		}
 		break
+	}
+	if !changed {
+		return nil
 	}
 	return n
 }
@@ -725,5 +775,14 @@ func (g *flipFlop) Update(ctx *Context, ev Event) Generator {
 	old = ctx.descend(1)
 	b := g.b.Update(ctx, ev)
 	ctx.ascend(old)
+	if a == nil && b == nil {
+		return nil
+	}
+	if a == nil {
+		a = g.a
+	}
+	if b == nil {
+		b = g.b
+	}
 	return &flipFlop{a: a, b: b, which: g.which}
 }

@@ -155,7 +155,9 @@ func (d *Driver) Next(now int64) (step Step, err error) {
 		}
 		d.inflight++
 		inv := history.Op{Time: now, Type: history.Invoke, Process: op.Process, F: op.F, Value: op.Value}
-		d.gen = d.gen.Update(d.ctx, inv)
+		if n := d.gen.Update(d.ctx, inv); n != nil {
+			d.gen = n
+		}
 		if e := d.ctx.err; e != nil {
 			d.gen = nil
 			return Step{}, e
@@ -223,7 +225,9 @@ func (d *Driver) Complete(now int64, thread int, ev history.Op) (err error) {
 					d.gen = nil
 				}
 			}()
-			d.gen = d.gen.Update(d.ctx, ev)
+			if n := d.gen.Update(d.ctx, ev); n != nil {
+				d.gen = n
+			}
 			if e := d.ctx.err; e != nil {
 				err = e
 				d.gen = nil

@@ -73,9 +73,6 @@ const (
 )
 
 // Op is an operation a generator wants performed.
-//
-// Status Ready with a next state: generators never return nil as the next
-// state; after their last op they return Void().
 type Op struct {
 	Kind Kind
 	// Time is when to perform the op (ns since the test started); for
@@ -95,9 +92,11 @@ type Generator interface {
 	// during the call but must be restored before returning.
 	Op(ctx *Context) (Op, Generator, Status)
 	// Update returns the generator after an event: an invocation this
-	// generator emitted, or a completion of one. ctx.Time is the event time;
-	// the free threads reflect the state after the event; ProcessOf reports
-	// the process the thread ran when the event happened.
+	// generator emitted, or a completion of one; or nil if the event
+	// changes nothing, which is the common case and saves rebuilding the
+	// tree twice per op. ctx.Time is the event time; the free threads
+	// reflect the state after the event; ProcessOf reports the process the
+	// thread ran when the event happened.
 	Update(ctx *Context, ev Event) Generator
 }
 
@@ -146,7 +145,7 @@ func (g *invocation) Op(ctx *Context) (Op, Generator, Status) {
 	return Op{Kind: KindInvoke, Time: ctx.Time, Process: p, F: g.f, Value: v}, done, Ready
 }
 
-func (g *invocation) Update(*Context, Event) Generator { return g }
+func (g *invocation) Update(*Context, Event) Generator { return nil }
 
 // normalize turns Go integer kinds into int64, which is what history values
 // hold; value functions written in Go naturally return int.
@@ -193,7 +192,7 @@ func (g *sleep) Op(ctx *Context) (Op, Generator, Status) {
 	return Op{Kind: KindSleep, Time: ctx.Time, Process: p, Sleep: g.d}, done, Ready
 }
 
-func (g *sleep) Update(*Context, Event) Generator { return g }
+func (g *sleep) Update(*Context, Event) Generator { return nil }
 
 type logGen struct{ msg string }
 
@@ -205,16 +204,15 @@ func (g *logGen) Op(ctx *Context) (Op, Generator, Status) {
 	return Op{Kind: KindLog, Time: ctx.Time, Value: g.msg}, done, Ready
 }
 
-func (g *logGen) Update(*Context, Event) Generator { return g }
+func (g *logGen) Update(*Context, Event) Generator { return nil }
 
 type void struct{}
 
 // Void is exhausted from the start.
 func Void() Generator { return void{} }
 
-// done is what a generator returns as its next state after its last op.
-// Generators never return a nil next state with Ready, and Update never
-// returns nil, so combinators need no nil checks.
+// done is what a generator returns as its next state after its last op:
+// generators never return a nil next state with Ready.
 var done Generator = void{}
 
 func (void) Op(*Context) (Op, Generator, Status) { return Op{}, nil, Exhausted }
@@ -276,6 +274,9 @@ func (g *fnRest) Update(ctx *Context, ev Event) Generator {
 	old := ctx.descend(g.n)
 	cur := g.cur.Update(ctx, ev)
 	ctx.ascend(old)
+	if cur == nil {
+		return nil
+	}
 	return &fnRest{cur: cur, n: g.n, next: g.next}
 }
-func (g *fnGen) Update(*Context, Event) Generator { return g }
+func (g *fnGen) Update(*Context, Event) Generator { return nil }

@@ -45,7 +45,11 @@ func (g *timeLimit) Op(ctx *Context) (Op, Generator, Status) {
 }
 
 func (g *timeLimit) Update(ctx *Context, ev Event) Generator {
-	return &timeLimit{limit: g.limit, cutoff: g.cutoff, g: g.g.Update(ctx, ev)}
+	n := g.g.Update(ctx, ev)
+	if n == nil {
+		return nil
+	}
+	return &timeLimit{limit: g.limit, cutoff: g.cutoff, g: n}
 }
 
 // ---------------------------------------------------------------------------
@@ -92,6 +96,9 @@ func (g *stagger) Update(ctx *Context, ev Event) Generator {
 	old := ctx.descend(saltStagger)
 	next := g.g.Update(ctx, ev)
 	ctx.ascend(old)
+	if next == nil {
+		return nil
+	}
 	return &stagger{span: g.span, next: g.next, n: g.n, g: next}
 }
 
@@ -123,5 +130,9 @@ func (g *delay) Op(ctx *Context) (Op, Generator, Status) {
 }
 
 func (g *delay) Update(ctx *Context, ev Event) Generator {
-	return &delay{d: g.d, next: g.next, g: g.g.Update(ctx, ev)}
+	n := g.g.Update(ctx, ev)
+	if n == nil {
+		return nil
+	}
+	return &delay{d: g.d, next: g.next, g: n}
 }
