@@ -116,6 +116,23 @@ type Info struct {
 	SSHConfigFile  string   `json:"ssh_config_file"`
 	Granted        []string `json:"granted"` // privileges the containers have
 	Refused        []string `json:"refused"` // privileges the engine refused
+	// Features records which fault-injection mechanisms work on the nodes:
+	// containers share the host's kernel, so what it lacks (say, the netem
+	// qdisc) the nodes lack too. Keys: see featureProbes.
+	Features map[string]bool `json:"features"`
+}
+
+// featureProbes are shell checks run on the first node by Up. Each succeeds
+// only if the mechanism works and leaves nothing behind.
+var featureProbes = map[string]string{
+	"iptables":           "iptables -w -L INPUT -n",
+	"iptables-statistic": "iptables -w -A INPUT -s 192.0.2.1 -m statistic --mode random --probability 0.5 -j DROP && iptables -w -D INPUT -s 192.0.2.1 -m statistic --mode random --probability 0.5 -j DROP",
+	"tc-netem":           "tc qdisc add dev lo root netem delay 1ms && tc qdisc del dev lo root",
+	"tc-tbf":             "tc qdisc add dev lo root tbf rate 1gbit burst 1mb latency 10ms && tc qdisc del dev lo root",
+	// CAP_SYS_TIME (bit 25) in the effective set. Actually setting the
+	// clock would move the host's clock: containers share it.
+	"set-clock": `cap=$(awk '/^CapEff/ {print $2}' /proc/self/status) && [ $(( (0x$cap >> 25) & 1 )) = 1 ]`,
+	"fuse":      "test -c /dev/fuse",
 }
 
 // Node is one cluster node.
@@ -319,6 +336,12 @@ func Up(ctx context.Context, opts Options) (*Info, error) {
 	}
 	if err := waitSSH(ctx, info, opts.SSHTimeout); err != nil {
 		return nil, err
+	}
+	info.Features = probeFeatures(ctx, info)
+	for _, f := range []string{"iptables", "tc-netem", "set-clock", "fuse"} {
+		if !info.Features[f] {
+			fmt.Fprintf(log, "note: %s does not work on the nodes (host kernel or engine); faults that need it will fail\n", f)
+		}
 	}
 	data, _ := json.MarshalIndent(info, "", "  ")
 	if err := os.WriteFile(filepath.Join(opts.Dir, StateFileName), append(data, '\n'), 0o600); err != nil {
@@ -526,6 +549,24 @@ func waitSSH(ctx context.Context, info *Info, timeout time.Duration) error {
 			}
 		}
 	})
+}
+
+func probeFeatures(ctx context.Context, info *Info) map[string]bool {
+	out := map[string]bool{}
+	nf, err := control.ReadNodesFile(info.NodesFile)
+	if err != nil {
+		return out
+	}
+	r, err := nf.Nodes[0].Open(control.OpenOptions{})
+	if err != nil {
+		return out
+	}
+	defer r.Close()
+	for name, script := range featureProbes {
+		_, err := r.Exec(ctx, control.Command{Script: script + " >/dev/null 2>&1", Timeout: 10 * time.Second})
+		out[name] = err == nil
+	}
+	return out
 }
 
 // Down removes the cluster's containers and network, and the state files
