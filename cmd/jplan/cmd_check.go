@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"time"
+
+	"github.com/fatih/color"
+	"github.com/jplan/jplan/checker"
+	"github.com/jplan/jplan/verdict"
+)
+
+func init() {
+	register("check", "judge a recorded history (a run directory, history.jsonl or Jepsen's history.edn)", cmdCheck)
+}
+
+// Exit codes of commands that judge histories (check, run).
+const (
+	exitValid   = 0
+	exitFalse   = 1
+	exitUnknown = 2
+	exitBadArgs = 3 // usage errors, for commands whose 2 means unknown
+	exitFailed  = 4 // the command could not finish: unreadable history, failed setup...
+)
+
+func cmdCheck(env *cliEnv, args []string) int {
+	fs := newFlagSet("check", "check [flags] PATH\n\nChecks a history: PATH is a run directory (its history.jsonl), a\nhistory.jsonl file, or a Jepsen history.edn. Exit status: 0 valid, 1 invalid,\n2 unknown, 3 usage, 4 the history could not be read.", env.stderr)
+	model := fs.String("model", "cas-register", "linearizability model: register, cas-register, multi-register, or none")
+	out := fs.String("out", "", "directory for plots, timeline and report (default: PATH/check for a run directory; none for a file)")
+	timeLimit := fs.Duration("time-limit", 0, "give up after this long (result: unknown); 0 for no limit")
+	asJSON := fs.Bool("json", false, "print the results as JSON")
+	noColor := fs.Bool("no-color", false, "never color the output")
+	args2, err := parseInterleaved(fs, args)
+	if err != nil {
+		return exitBadArgs
+	}
+	if len(args2) != 1 {
+		fmt.Fprintln(env.stderr, "jplan check: want exactly one PATH")
+		fs.Usage()
+		return exitBadArgs
+	}
+	path := args2[0]
+	switch *model {
+	case "register", "cas-register", "multi-register", "none":
+	default:
+		fmt.Fprintf(env.stderr, "jplan check: unknown model %q (want register, cas-register, multi-register or none)\n", *model)
+		return exitBadArgs
+	}
+	h, dir, err := verdict.ReadHistory(path)
+	if err != nil {
+		fmt.Fprintf(env.stderr, "jplan check: %v\n", err)
+		return exitFailed
+	}
+	if *out == "" && dir != "" {
+		*out = filepath.Join(dir, "check")
+	}
+	if *out != "" {
+		if err := os.MkdirAll(*out, 0o755); err != nil {
+			fmt.Fprintf(env.stderr, "jplan check: %v\n", err)
+			return exitFailed
+		}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	cfgs := verdict.DefaultCheckers(*model)
+	res := verdict.Check(ctx, h, cfgs, checker.Options{Dir: *out, TimeLimit: *timeLimit})
+	if *out != "" {
+		if err := checker.WriteResults(filepath.Join(*out, "results.json"), res); err != nil {
+			fmt.Fprintf(env.stderr, "jplan check: %v\n", err)
+		}
+		if _, err := verdict.WriteReport(*out, "jplan check "+path, map[string]string{"history": path, "ops": fmt.Sprint(len(h)), "checked": time.Now().Format(time.RFC3339)}, res); err != nil {
+			fmt.Fprintf(env.stderr, "jplan check: report: %v\n", err)
+		}
+	}
+	if *asJSON {
+		writeJSON(env.stdout, res)
+	} else {
+		printVerdict(env, res, *out, useColor(env, env.stdout, *noColor))
+	}
+	return exitForValidity(res.Valid)
+}
+
+func exitForValidity(v checker.Validity) int {
+	switch v {
+	case checker.True:
+		return exitValid
+	case checker.False:
+		return exitFalse
+	}
+	return exitUnknown
+}
+
+// printVerdict writes the per-checker verdicts and the overall one.
+func printVerdict(env *cliEnv, res checker.Result, out string, colored bool) {
+	green := colorer(colored, color.FgGreen, color.Bold)
+	red := colorer(colored, color.FgRed, color.Bold)
+	yellow := colorer(colored, color.FgYellow, color.Bold)
+	mark := func(v checker.Validity) string {
+		switch v {
+		case checker.True:
+			return green("valid")
+		case checker.False:
+			return red("INVALID")
+		}
+		return yellow("unknown")
+	}
+	for _, name := range verdict.SortedNames(res.Results) {
+		r := res.Results[name]
+		line := fmt.Sprintf("  %-14s %s", name, mark(r.Valid))
+		if r.Summary != "" {
+			line += "  " + r.Summary
+		}
+		if r.Error != "" {
+			line += "  (" + r.Error + ")"
+		}
+		fmt.Fprintln(env.stdout, line)
+	}
+	fmt.Fprintf(env.stdout, "\nVerdict: %s\n", mark(res.Valid))
+	if out != "" {
+		fmt.Fprintf(env.stdout, "Report: %s\n", filepath.Join(out, "report.html"))
+	}
+}

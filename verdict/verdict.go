@@ -1,0 +1,119 @@
+// Package verdict turns a history into results: it reads histories in any
+// of the formats jplan knows, builds the checkers a plan (or the command
+// line) asks for, runs them, and writes results and the report. It is the
+// last step of the data flow, shared by `jplan run` and `jplan check`.
+package verdict
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/jplan/jplan/checker"
+	"github.com/jplan/jplan/checker/report"
+	"github.com/jplan/jplan/eval"
+	"github.com/jplan/jplan/history"
+)
+
+// History file names inside a run directory.
+const (
+	HistoryJSONL = "history.jsonl"
+	HistoryEDN   = "history.edn"
+)
+
+// ReadHistory reads a history from a run directory (its history.jsonl, or
+// history.edn when that is all there is), a .jsonl file, or an .edn file.
+// dir is the run directory when path was one.
+func ReadHistory(path string) (h []history.Op, dir string, err error) {
+	info, err := os.Stat(path)
+	if err != nil {
+		return nil, "", fmt.Errorf("reading history: %w", err)
+	}
+	if info.IsDir() {
+		dir = path
+		path = filepath.Join(dir, HistoryJSONL)
+		if _, err := os.Stat(path); err != nil {
+			path = filepath.Join(dir, HistoryEDN)
+			if _, err2 := os.Stat(path); err2 != nil {
+				return nil, "", fmt.Errorf("%s holds neither %s nor %s: is it a run directory?", dir, HistoryJSONL, HistoryEDN)
+			}
+		}
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, "", fmt.Errorf("reading history: %w", err)
+	}
+	defer f.Close()
+	if strings.HasSuffix(path, ".edn") {
+		h, err = history.ReadEDN(f)
+	} else {
+		h, err = history.ReadJSONL(f)
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("reading history %s: %w", path, err)
+	}
+	return h, dir, nil
+}
+
+// DefaultCheckers are what `jplan check` runs: linearizability with the
+// given model (unless "none"), stats, perf and timeline.
+func DefaultCheckers(model string) []eval.CheckerConfig {
+	var out []eval.CheckerConfig
+	if model != "none" {
+		out = append(out, eval.CheckerConfig{Kind: "linearizable", Model: model})
+	}
+	return append(out, eval.CheckerConfig{Kind: "stats"}, eval.CheckerConfig{Kind: "perf"}, eval.CheckerConfig{Kind: "timeline"})
+}
+
+// Checkers builds the checkers of a plan. Kinds the checker package does
+// not provide yet are reported as errors rather than silently skipped.
+func Checkers(cfgs []eval.CheckerConfig) (map[string]checker.Checker, error) {
+	out := map[string]checker.Checker{}
+	for _, c := range cfgs {
+		switch c.Kind {
+		case "linearizable":
+			out[c.Kind] = checker.Linearizable(checker.LinearizableOptions{Model: checker.Model(c.Model), TimeLimit: c.TimeLimit})
+		case "stats":
+			out[c.Kind] = checker.Stats()
+		case "perf":
+			out[c.Kind] = checker.Perf(checker.PerfOptions{})
+		case "timeline":
+			out[c.Kind] = checker.Timeline(checker.TimelineOptions{})
+		default:
+			return nil, fmt.Errorf("checker %q is not implemented yet", c.Kind)
+		}
+	}
+	return out, nil
+}
+
+// Check runs the checkers on h and merges their verdicts (false beats
+// unknown beats true). A checker that cannot be built makes the result
+// unknown with the reason.
+func Check(ctx context.Context, h []history.Op, cfgs []eval.CheckerConfig, opts checker.Options) checker.Result {
+	cs, err := Checkers(cfgs)
+	if err != nil {
+		return checker.Result{Valid: checker.Unknown, Error: err.Error()}
+	}
+	if len(cs) == 0 {
+		return checker.Result{Valid: checker.Unknown, Summary: "no checkers: add a checker block to the plan"}
+	}
+	return checker.Run(ctx, checker.Compose(cs), h, opts)
+}
+
+// WriteReport writes report.html into dir.
+func WriteReport(dir, title string, meta map[string]string, res checker.Result) (string, error) {
+	return report.Write(dir, report.Input{Title: title, Meta: meta, Result: res})
+}
+
+// SortedNames lists a composed result's checkers in a stable order.
+func SortedNames(m map[string]checker.Result) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
