@@ -21,6 +21,10 @@ type ClientConfig struct {
 	Env     map[string]string
 	Command []string
 	Dir     string
+	// The memory client's settings.
+	StaleReads bool
+	Jitter     time.Duration
+	ErrorRate  float64
 }
 
 // Client evaluates the client block for a node.
@@ -52,6 +56,12 @@ func (e *Evaluator) Client(n *Node) (ClientConfig, hcl.Diagnostics) {
 		}
 	}
 	c.Dir, ds = str(a.Expr("dir"), ctx, "dir", "")
+	add(ds)
+	c.StaleReads, ds = boolean(a.Expr("stale_reads"), ctx, "stale_reads", false)
+	add(ds)
+	c.Jitter, ds = duration(a.Expr("jitter"), ctx, "jitter", 0, false)
+	add(ds)
+	c.ErrorRate, ds = fractionOpt(a.Expr("error_rate"), ctx, "error_rate", 0)
 	add(ds)
 	return c, diags
 }

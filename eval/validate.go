@@ -122,6 +122,14 @@ func (e *Evaluator) validateClientAndOperations() hcl.Diagnostics {
 			add(hcl.Diagnostics{errDiag("Missing command",
 				fmt.Sprintf("With the exec client, operation %q needs a command.", o.Name), o.DeclRange)})
 		}
+		if kind == "memory" {
+			switch f {
+			case "read", "write", "cas":
+			default:
+				add(hcl.Diagnostics{errDiag("Unknown memory operation",
+					fmt.Sprintf("The memory client is a register: it performs read, write (value v) and cas (value [old, new]), not %q.", f), o.DeclRange)})
+			}
+		}
 		if o.Stdin != nil && kind != "exec" && kind != "" {
 			add(hcl.Diagnostics{errDiag("stdin needs an exec client", "stdin is the input of the exec client's command.", o.Stdin.Range())})
 		}

@@ -27,6 +27,14 @@ var ClientKinds = map[string]Schema{
 		{Name: "timeout", Doc: "per-command timeout; past it the op is info"},
 		{Name: "env", Doc: "environment variables"},
 	}}),
+	// memory is jplan's in-memory register (read, write, cas), for trying
+	// plans without a cluster and for testing jplan itself; stale_reads
+	// makes it serve stale reads, so it is not linearizable.
+	"memory": registerSchema("client:memory", Schema{Attrs: []AttrSpec{
+		{Name: "stale_reads", Doc: "serve reads from lagging replicas (not linearizable)"},
+		{Name: "jitter", Doc: "random latency added before and after each op"},
+		{Name: "error_rate", Doc: "fraction of ops that fail with an unknown outcome"},
+	}}),
 	// process starts one program per worker and speaks JSON lines with it.
 	"process": registerSchema("client:process", Schema{Attrs: []AttrSpec{
 		{Name: "command", Required: true, Doc: "program and arguments, a list"},
