@@ -104,6 +104,19 @@ type mixGen struct {
 	idx  []int  // original positions, for randomness identity
 	i    int    // chosen child, or -1 until chosen
 	n    uint64 // choices made so far
+	// inline holds gens for small mixes, so that each new state is one
+	// allocation rather than two.
+	inline [4]Generator
+}
+
+// own returns a copy of gens that m owns.
+func (m *mixGen) own(gens []Generator) []Generator {
+	if len(gens) <= len(m.inline) {
+		n := m.inline[:len(gens)]
+		copy(n, gens)
+		return n
+	}
+	return append([]Generator(nil), gens...)
 }
 
 // Mix emits each op from a child chosen uniformly at random (from the seeded
@@ -132,10 +145,10 @@ func (g *mixGen) Op(ctx *Context) (Op, Generator, Status) {
 		ctx.ascend(old)
 		switch st {
 		case Ready:
-			ng := make([]Generator, len(gens))
-			copy(ng, gens)
-			ng[i] = next
-			return op, &mixGen{gens: ng, idx: idx, i: -1, n: n + 1}, Ready
+			m := &mixGen{idx: idx, i: -1, n: n + 1}
+			m.gens = m.own(gens)
+			m.gens[i] = next
+			return op, m, Ready
 		case Pending:
 			return op, g, Pending
 		}
@@ -350,8 +363,20 @@ func pickSoonest(ctx *Context, ready []candidate, key uint64) int {
 // Any
 
 type anyGen struct {
-	gens []Generator
-	n    uint64
+	gens   []Generator
+	n      uint64
+	inline [2]Generator // see mixGen.inline
+}
+
+func (g *anyGen) with(gens []Generator, n uint64) *anyGen {
+	a := &anyGen{n: n}
+	if len(gens) <= len(a.inline) {
+		a.gens = a.inline[:len(gens)]
+		copy(a.gens, gens)
+	} else {
+		a.gens = append([]Generator(nil), gens...)
+	}
+	return a
 }
 
 // Any asks every child and emits the soonest op; the others keep their
@@ -363,7 +388,7 @@ func Any(gens ...Generator) Generator {
 	case 1:
 		return gens[0]
 	}
-	return &anyGen{gens: append([]Generator(nil), gens...)}
+	return (*anyGen)(nil).with(gens, 0)
 }
 
 func (g *anyGen) Op(ctx *Context) (Op, Generator, Status) {
@@ -392,14 +417,13 @@ func (g *anyGen) Op(ctx *Context) (Op, Generator, Status) {
 		return Op{}, nil, Exhausted
 	}
 	c := ready[j]
-	ng := make([]Generator, len(g.gens))
-	copy(ng, g.gens)
-	ng[c.i] = c.next
-	return c.op, &anyGen{gens: ng, n: g.n + 1}, Ready
+	a := g.with(g.gens, g.n+1)
+	a.gens[c.i] = c.next
+	return c.op, a, Ready
 }
 
 func (g *anyGen) Update(ctx *Context, ev Event) Generator {
-	var ng []Generator // copied on the first change
+	var a *anyGen // copied on the first change
 	for i, c := range g.gens {
 		old := ctx.descend(uint64(i))
 		n := c.Update(ctx, ev)
@@ -407,16 +431,15 @@ func (g *anyGen) Update(ctx *Context, ev Event) Generator {
 		if n == nil {
 			continue
 		}
-		if ng == nil {
-			ng = make([]Generator, len(g.gens))
-			copy(ng, g.gens)
+		if a == nil {
+			a = g.with(g.gens, g.n)
 		}
-		ng[i] = n
+		a.gens[i] = n
 	}
-	if ng == nil {
+	if a == nil {
 		return nil
 	}
-	return &anyGen{gens: ng, n: g.n}
+	return a
 }
 
 // ---------------------------------------------------------------------------

@@ -52,8 +52,8 @@ func benchRun(b *testing.B, g func(n int) generator.Generator) {
 	runtime.ReadMemStats(&after)
 	retained := float64(after.HeapAlloc) - float64(before.HeapAlloc)
 	b.ReportMetric(float64(b.N)/el.Seconds(), "ops/s")
-	b.ReportMetric(retained/float64(sum.Entries), "B/entry")
-	b.ReportMetric(retained/float64(b.N), "B/op")
+	b.ReportMetric(retained/float64(sum.Entries), "retained-B/entry")
+	b.ReportMetric(retained/float64(b.N), "retained-B/op")
 	runtime.KeepAlive(rec)
 }
 
