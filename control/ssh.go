@@ -309,8 +309,8 @@ func (s *SSH) watch(c *ssh.Client) {
 	}
 }
 
-// authGrace is added to ConnectTimeout for the SSH handshake and
-// authentication.
+// authGrace is added to ConnectTimeout for authentication, once the key
+// exchange has finished.
 const authGrace = 15 * time.Second
 
 // authLog records which credentials the server asked for during one
@@ -379,29 +379,31 @@ func (s *SSH) dial(ctx context.Context) (*ssh.Client, error) {
 		return nil, s.nodeErr(ErrAuth, errors.New("no credentials configured: give a key file, a password, or run ssh-agent"))
 	}
 
+	d := net.Dialer{Timeout: s.cfg.ConnectTimeout}
+	conn, err := d.DialContext(ctx, "tcp", s.addr)
+	if err != nil {
+		return nil, s.nodeErr(ErrUnreachable, err)
+	}
 	conf := &ssh.ClientConfig{
 		User: s.cfg.User,
 		Auth: auths,
 		HostKeyCallback: func(host string, remote net.Addr, key ssh.PublicKey) error {
 			err := s.hostKeys(host, remote, key)
 			hostKeyErr = err
+			if err == nil && ctx.Err() == nil {
+				// Key exchange is done; authentication gets extra time,
+				// since PAM delays each rejected password by seconds and a
+				// wrong password must be reported as such, not as a timeout.
+				_ = conn.SetDeadline(time.Now().Add(s.cfg.ConnectTimeout + authGrace))
+			}
 			return err
 		},
 		HostKeyAlgorithms: s.hostAlgs,
-		Timeout:           s.cfg.ConnectTimeout,
-	}
-
-	d := net.Dialer{Timeout: s.cfg.ConnectTimeout}
-	conn, err := d.DialContext(ctx, "tcp", s.addr)
-	if err != nil {
-		return nil, s.nodeErr(ErrUnreachable, err)
 	}
 	// Bound the handshake too: a node that accepts TCP but never speaks
-	// SSH (sshd wedged, wrong port) must not hang us. Authentication gets
-	// extra time, since PAM delays each rejected password by seconds and a
-	// wrong password must be reported as such, not as a timeout.
-	// Cancelling ctx aborts the handshake as well.
-	_ = conn.SetDeadline(time.Now().Add(s.cfg.ConnectTimeout + authGrace))
+	// SSH (sshd wedged, wrong port) must not hang us. Cancelling ctx aborts
+	// the handshake as well.
+	_ = conn.SetDeadline(time.Now().Add(s.cfg.ConnectTimeout))
 	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
 	cc, chans, reqs, err := ssh.NewClientConn(conn, s.addr, conf)
 	stop()
@@ -454,7 +456,7 @@ func (s *SSH) classifyHandshake(ctx context.Context, err, hostKeyErr error, log 
 	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
-		return s.nodeErr(ErrUnreachable, fmt.Errorf("SSH handshake timed out after %s: %w", s.cfg.ConnectTimeout+authGrace, err))
+		return s.nodeErr(ErrUnreachable, fmt.Errorf("SSH handshake timed out: %w", err))
 	}
 	return s.nodeErr(ErrUnreachable, fmt.Errorf("SSH handshake: %w", err))
 }
