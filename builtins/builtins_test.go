@@ -232,7 +232,7 @@ func functionCases() []fnCase {
 		// Random values: exact values are covered by TestRandomDeterminism
 		// and TestRandomDistributions; here the modes and argument checks.
 		{fn: "random_int", expr: `random_int(3, 3)`, want: num(3)},
-		{fn: "random_int", expr: `random_int(0, 4)`, mode: topLevel, err: "random_int can only be called where a value is generated for each operation (an operation's value or request)"},
+		{fn: "random_int", expr: `random_int(0, 4)`, mode: topLevel, err: "random_int can only be called where a value is generated for each operation (an operation's value)"},
 		{fn: "random_int", expr: `random_int(0, 4)`, mode: validate, want: cty.UnknownVal(cty.Number)},
 		{fn: "random_int", expr: `random_int(0, 4)`, mode: validateTop, err: "random_int can only be called where a value is generated"},
 		{fn: "random_bool", expr: `random_bool()`, mode: validateTop, err: "random_bool can only be called"},

@@ -45,7 +45,7 @@ func randomFunc(s Scope, spec randomSpec) function.Function {
 				}
 			}
 			if s.NoRandom || (s.Rand == nil && !s.Validate) {
-				return cty.NilVal, fmt.Errorf("%s can only be called where a value is generated for each operation (an operation's value or request)", spec.name)
+				return cty.NilVal, fmt.Errorf("%s can only be called where a value is generated for each operation (an operation's value)", spec.name)
 			}
 			if s.Validate {
 				// The value is drawn per operation at run time; all that can
@@ -82,7 +82,7 @@ func randomEntries() []entry {
 			Signature: "random_int(min, max)",
 			Description: "Returns a whole number drawn uniformly between min and max, both included. " +
 				"Like every random_* function it may only be called where a value is generated for each " +
-				"operation (an operation's value or request), draws from the test's seeded source, " +
+				"operation (an operation's value), draws from the test's seeded source, " +
 				"so the same seed replays the same values, and is unknown during jplan validate.",
 			Example: `random_int(0, 4)`,
 		}, func(s Scope) function.Function {

@@ -101,7 +101,7 @@ func (e *Evaluator) OpContext(o *lang.Operation, in OpInput, value cty.Value) *h
 		// only op.f: referring to op.value, op.process or node there is a
 		// mistake worth an error.
 		ctx := e.root.NewChild()
-		ctx.Functions = builtins.Functions(builtins.Scope{BaseDir: e.opts.Dir, Rand: in.Rand, Validate: in.Rand == nil && e.opts.Validate})
+		ctx.Functions = builtins.Functions(builtins.Scope{BaseDir: e.opts.Dir, Rand: in.Rand, Validate: in.Rand == nil})
 		ctx.Variables = map[string]cty.Value{"op": cty.ObjectVal(map[string]cty.Value{"f": cty.StringVal(f)})}
 		return ctx
 	}

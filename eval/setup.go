@@ -72,6 +72,15 @@ func (c SSHConfig) withNode(n *Node) SSHConfig {
 	return c
 }
 
+// DockerContainer evaluates the docker block's container name for a node.
+func (e *Evaluator) DockerContainer(n *Node) (string, bool) {
+	if e.Plan.Docker == nil || e.Plan.Docker.Container == nil {
+		return "", false
+	}
+	c, diags := str(e.Plan.Docker.Container, e.NodeContext(n), "container", "")
+	return c, c != "" && !diags.HasErrors()
+}
+
 // Remote resolves test.remote.
 func (e *Evaluator) Remote() (string, hcl.Diagnostics) {
 	if e.Plan.Test == nil {
