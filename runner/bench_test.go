@@ -2,6 +2,7 @@ package runner_test
 
 import (
 	"context"
+	"io"
 	"runtime"
 	"testing"
 	"time"
@@ -26,7 +27,15 @@ func (noopClient) Invoke(_ context.Context, op history.Op) (history.Op, error) {
 // concurrency 10 and reports ops/s and the memory retained per history
 // entry and per op (invocation + completion).
 func benchRun(b *testing.B, g func(n int) generator.Generator) {
+	benchRunTo(b, g, nil)
+}
+
+func benchRunTo(b *testing.B, g func(n int) generator.Generator, also runner.Recorder) {
 	rec := runner.NewMemRecorder()
+	var out runner.Recorder = rec
+	if also != nil {
+		out = runner.Tee(also, rec)
+	}
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
@@ -38,7 +47,7 @@ func benchRun(b *testing.B, g func(n int) generator.Generator) {
 		Concurrency: 10,
 		Generator:   g(b.N),
 		Client:      func() runner.Client { return noopClient{} },
-		Recorder:    rec,
+		Recorder:    out,
 	})
 	el := time.Since(start)
 	b.StopTimer()
@@ -74,4 +83,14 @@ func BenchmarkRunMix(b *testing.B) {
 			generator.Void(),
 		))
 	})
+}
+
+// BenchmarkRunNoopStreamed is BenchmarkRunNoop also streaming the history
+// as JSONL (history.Writer, to a discarding writer), as a real run does.
+func BenchmarkRunNoopStreamed(b *testing.B) {
+	w := history.NewWriter(io.Discard)
+	defer w.Close()
+	benchRunTo(b, func(n int) generator.Generator {
+		return generator.Clients(generator.Limit(n, generator.Repeat(generator.Constant("noop", nil))))
+	}, w)
 }
