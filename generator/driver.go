@@ -94,8 +94,18 @@ func (d *Driver) InFlight() int { return d.inflight }
 func (d *Driver) Exhausted() bool { return d.gen == nil }
 
 // Stop forgets the generator: Next will hand out nothing more and answer
-// StepDone once in-flight ops complete. Used on cancellation.
-func (d *Driver) Stop() { d.gen = nil }
+// StepDone once in-flight ops complete. Sleeping threads wake at once:
+// nothing is left for them to wait for. Used on cancellation.
+func (d *Driver) Stop() {
+	d.gen = nil
+	for t, e := range d.sleepEnd {
+		if e > 0 {
+			d.sleepEnd[t] = 0
+			d.ctx.setFree(t)
+		}
+	}
+	d.sleeping = 0
+}
 
 // Next returns what to do at time now (ns since the test started). It
 // performs Log ops and starts Sleep ops itself.

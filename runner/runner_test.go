@@ -509,3 +509,28 @@ func TestNoNemesisConfigured(t *testing.T) {
 		t.Fatalf("history %v", h)
 	}
 }
+
+func TestCancelDuringLongSleep(t *testing.T) {
+	nem := &recNemesis{invoke: ok}
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(100*time.Millisecond, cancel)
+	rec := runner.NewMemRecorder()
+	begin := time.Now()
+	sum, err := runner.Run(ctx, runner.Config{
+		Nodes: nodes, Client: factory(nil, ok), Recorder: rec, Nemesis: nem,
+		Generator: generator.Nemesis(generator.Seq(
+			generator.Constant("start-partition", nil),
+			generator.Sleep(time.Hour),
+			generator.Constant("stop-partition", nil),
+		)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if time.Since(begin) > 5*time.Second {
+		t.Fatal("canceled run waited for the nemesis sleep")
+	}
+	if !sum.Interrupted || len(rec.Ops()) != 2 || !strings.HasSuffix(nem.Calls(), "teardown") {
+		t.Fatalf("summary %+v, history %v, nemesis %q", sum, rec.Ops(), nem.Calls())
+	}
+}
