@@ -320,9 +320,15 @@ func (p *Process) lifecycleLimit() time.Duration {
 	return max(LifecycleTimeout, p.nc.Timeout)
 }
 
-// lifecycle sends a request that expects {"type": "ok"}.
+// lifecycle sends a request that expects {"type": "ok"}. Close gets only
+// the client's timeout: the program has nothing to do but exit, and a
+// stuck one is killed anyway.
 func (p *Process) lifecycle(ctx context.Context, req map[string]any) error {
-	reply, err := p.call(ctx, req, p.lifecycleLimit())
+	limit := p.lifecycleLimit()
+	if req["type"] == "close" {
+		limit = timeout(nil, p.nc)
+	}
+	reply, err := p.call(ctx, req, limit)
 	if err != nil {
 		return err
 	}
