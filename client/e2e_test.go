@@ -20,6 +20,7 @@ import (
 // client and operations through the runner, four workers sharing one
 // register file, and checks the history is linearizable.
 func TestRegisterProcessExample(t *testing.T) {
+	t.Parallel()
 	if _, err := exec.LookPath("python3"); err != nil {
 		t.Skip("python3 not installed")
 	}

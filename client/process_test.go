@@ -198,6 +198,7 @@ func TestProcessCanceledContext(t *testing.T) {
 }
 
 func TestProcessCloseKillsStubbornProgram(t *testing.T) {
+	t.Parallel() // waits out two grace periods
 	childFile := filepath.Join(t.TempDir(), "child")
 	cfg, _ := helperConfig(t, "stubborn", map[string]string{childPIDEnv: childFile})
 	c := NewFactory(cfg)().(*Process)
