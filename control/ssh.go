@@ -382,6 +382,10 @@ func (s *SSH) dial(ctx context.Context) (*ssh.Client, error) {
 	d := net.Dialer{Timeout: s.cfg.ConnectTimeout}
 	conn, err := d.DialContext(ctx, "tcp", s.addr)
 	if err != nil {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() && ctx.Err() == nil {
+			err = fmt.Errorf("no answer within %s (node down or cut off?): %w", s.cfg.ConnectTimeout, err)
+		}
 		return nil, s.nodeErr(ErrUnreachable, err)
 	}
 	conf := &ssh.ClientConfig{
@@ -452,7 +456,7 @@ func (s *SSH) classifyHandshake(ctx context.Context, err, hostKeyErr error, log 
 		if len(why) == 0 {
 			why = append(why, "the server accepts none of the configured methods")
 		}
-		return s.nodeErr(ErrAuth, fmt.Errorf("login as %s failed: %s [%v]", s.who, strings.Join(why, "; "), err))
+		return s.nodeErr(ErrAuth, fmt.Errorf("%s [%v]", strings.Join(why, "; "), err))
 	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
