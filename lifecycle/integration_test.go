@@ -235,6 +235,26 @@ func TestDBCycleDaemonFilesLogsTeardown(t *testing.T) {
 		t.Errorf("second start: %v", err)
 	}
 
+	// An archive given as a URL is fetched on the node (from n1's server).
+	if err := control.UploadFile(ctx, c.byName["n1"], archive, "/opt/jplan/web/web.tar.gz"); err != nil {
+		t.Fatal(err)
+	}
+	fetched := []eval.DBConfig{{Name: "fetched", Archive: "http://" + c.nodes[0].Host + ":8080/web.tar.gz",
+		ArchiveDir: "/opt/jplan/fetched", Strip: 1, Teardown: []string{"rm -rf /opt/jplan/fetched /var/cache/jplan/archives"}}}
+	if err := lifecycle.SetupNode(ctx, c.byName["n2"], fetched, opts); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.sh(t, "n2", "cat /opt/jplan/fetched/index.html; ls /var/cache/jplan/archives"); !strings.HasPrefix(got, "hello from the archive\n") || !strings.Contains(got, "-web.tar.gz\n") && !strings.HasSuffix(got, "-web.tar.gz") {
+		t.Errorf("fetched archive: %q", got)
+	}
+	if err := lifecycle.TeardownNode(ctx, c.byName["n2"], fetched, opts); err != nil {
+		t.Fatal(err)
+	}
+	bad := []eval.DBConfig{{Name: "fetched", Archive: "http://" + c.nodes[0].Host + ":8080/nope.tar.gz"}}
+	if err := lifecycle.SetupNode(ctx, c.byName["n2"], bad, opts); err == nil || !strings.Contains(err.Error(), "n2: db fetched: install: archive http://") || !strings.Contains(err.Error(), "404") {
+		t.Errorf("missing archive: %v", err)
+	}
+
 	dir := t.TempDir()
 	files, err := lifecycle.DownloadLogs(ctx, c.remotes, dbs, dir, 0)
 	if err != nil {

@@ -47,6 +47,12 @@ func (p *process) mark(node string, on bool) {
 	}
 }
 
+func (p *process) isMarked(node string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.hit[node]
+}
+
 func (p *process) marked() []string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -80,12 +86,15 @@ func (p *process) start(ctx context.Context) (any, error) {
 		}
 		// Mark before signalling: if the call is abandoned mid-way,
 		// Teardown still restores this node.
+		was := p.isMarked(r.Node())
 		p.mark(r.Node(), true)
 		pid, err := lifecycle.SignalDaemon(ctx, r, d, p.signal)
 		if err != nil {
 			return "", err
 		}
 		if pid == 0 {
+			// Not ours to restore unless we hit it before.
+			p.mark(r.Node(), was)
 			return "not running", nil
 		}
 		return done, nil
