@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/agent"
 	"golang.org/x/crypto/ssh/knownhosts"
 )
 
@@ -424,4 +425,80 @@ func TestSSHServerCancelKillsCommand(t *testing.T) {
 	}
 	pid, _ := os.ReadFile(pidFile)
 	waitGone(t, NewLocal("local"), strings.TrimSpace(string(pid)))
+}
+
+// Keys held by ssh-agent (SSH_AUTH_SOCK) are offered, and NoAgent turns
+// that off.
+func TestSSHServerAgentAuth(t *testing.T) {
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
+	signer, _ := ssh.NewSignerFromKey(priv)
+	s := startServer(t, signer.PublicKey(), 0)
+	keyring := agent.NewKeyring()
+	if err := keyring.Add(agent.AddedKey{PrivateKey: priv}); err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(t.TempDir(), "agent.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go agent.ServeAgent(keyring, c)
+		}
+	}()
+	t.Setenv("SSH_AUTH_SOCK", sock)
+	r := testRemote(t, s, func(c *SSHConfig) { c.Password, c.NoAgent = "", false })
+	if _, err := r.Exec(context.Background(), Command{Argv: []string{"true"}}); err != nil {
+		t.Fatalf("agent auth: %v", err)
+	}
+	r = testRemote(t, s, func(c *SSHConfig) { c.Password, c.NoAgent = "", true })
+	if _, err := r.Exec(context.Background(), Command{Argv: []string{"true"}}); !errors.Is(err, ErrAuth) {
+		t.Fatalf("NoAgent: want ErrAuth, got %v", err)
+	}
+}
+
+// Servers that take passwords only through keyboard-interactive (PAM
+// setups with PasswordAuthentication no) still let us in.
+func TestSSHServerKeyboardInteractive(t *testing.T) {
+	hostKey, _ := newKey(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	conf := &ssh.ServerConfig{
+		KeyboardInteractiveCallback: func(c ssh.ConnMetadata, ask ssh.KeyboardInteractiveChallenge) (*ssh.Permissions, error) {
+			ans, err := ask("", "", []string{"Password: "}, []bool{false})
+			if err != nil || len(ans) != 1 || ans[0] != "pw" {
+				return nil, errors.New("no")
+			}
+			return nil, nil
+		},
+	}
+	conf.AddHostKey(hostKey)
+	s := &testServer{t: t, ln: ln, hostKey: hostKey}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go s.handle(c, conf)
+		}
+	}()
+	r := testRemote(t, s, nil)
+	if _, err := r.Exec(context.Background(), Command{Argv: []string{"true"}}); err != nil {
+		t.Fatalf("keyboard-interactive: %v", err)
+	}
+	r = testRemote(t, s, func(c *SSHConfig) { c.Password = "wrong" })
+	_, err = r.Exec(context.Background(), Command{Argv: []string{"true"}})
+	if !errors.Is(err, ErrAuth) || !strings.Contains(err.Error(), "wrong password") {
+		t.Fatalf("wrong keyboard-interactive password: %v", err)
+	}
 }

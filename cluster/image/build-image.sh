@@ -28,7 +28,7 @@ PACKAGES=(
 	openssh-server sudo tini
 	iptables iproute2 procps psmisc kmod iputils-ping netcat-openbsd curl
 	ca-certificates ntpsec-ntpdate faketime fuse3
-	etcd-server redis-server postgresql
+	etcd-server etcd-client redis-server postgresql
 	python3 less
 )
 
@@ -214,5 +214,10 @@ tar --numeric-owner --xattrs -C "$root" -c . | docker import \
 	--change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
 	- "$tag" >/dev/null
 docker tag "$tag" "$IMAGE:latest"
+# Images of older recipes are dead weight (hundreds of MB each); remove
+# those no container uses (docker rmi refuses the others).
+for old in $(docker image ls --format '{{.Repository}}:{{.Tag}}' "$IMAGE" | grep -v -e ":latest$" -e "^$tag$"); do
+	docker rmi "$old" >/dev/null 2>&1 && log "removed old image $old" || true
+done
 log "built $tag in $(($(date +%s) - start))s"
 echo "$tag"
