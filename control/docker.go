@@ -76,8 +76,8 @@ func (r dockerRunner) run(ctx context.Context, script string, stdin io.Reader, s
 	// from daemon: ... is not running") from the command's own output:
 	// wrapped commands always print their PID line first.
 	head := &headBuffer{max: 512}
-	c.Stdin, c.Stdout, c.Stderr = stdin, stdout, io.MultiWriter(head, stderr)
-	if err := c.Start(); err != nil {
+	c.Stdout, c.Stderr = stdout, io.MultiWriter(head, stderr)
+	if err := startWithStdin(c, stdin); err != nil {
 		return -1, "", &NodeError{Node: r.cfg.Container, Addr: "container " + r.cfg.Container, Err: fmt.Errorf("docker exec: %w", err)}
 	}
 	done := make(chan struct{})

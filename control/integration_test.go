@@ -13,6 +13,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +21,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/jplan/jplan/cluster"
@@ -168,6 +170,19 @@ func TestSSHUploadDownload5MB(t *testing.T) {
 		t.Fatal("downloaded file differs")
 	}
 	t.Logf("5 MiB up %s, down %s", up.Round(time.Millisecond), down.Round(time.Millisecond))
+
+	// A source failing half-way leaves the old file and no temporary.
+	err = r.Upload(ctx, io.MultiReader(bytes.NewReader(data[:1<<20]), iotest.ErrReader(errors.New("source broke"))), "/tmp/blob with space", 0o644)
+	if err == nil || !strings.Contains(err.Error(), "source broke") {
+		t.Fatalf("want the source's error, got %v", err)
+	}
+	res, err = r.Exec(ctx, control.Command{Script: "sha256sum < '/tmp/blob with space'; ls -a /tmp | grep -c jplan-upload || true"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := strings.Fields(res.Stdout); len(f) != 3 || f[0] != sha(data) || f[2] != "0" {
+		t.Fatalf("after failed upload: %q", res.Stdout)
+	}
 }
 
 // Many commands at once share one TCP connection (one session each), and

@@ -49,10 +49,10 @@ type localRunner struct{}
 
 func (localRunner) run(ctx context.Context, script string, stdin io.Reader, stdout, stderr io.Writer, onCancel func()) (int, string, error) {
 	c := exec.Command("/bin/sh", "-c", script)
-	c.Stdin, c.Stdout, c.Stderr = stdin, stdout, stderr
+	c.Stdout, c.Stderr = stdout, stderr
 	// Its own process group, so cancelling kills what the script started.
 	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := c.Start(); err != nil {
+	if err := startWithStdin(c, stdin); err != nil {
 		return -1, "", fmt.Errorf("start /bin/sh: %w", err)
 	}
 	pgid := c.Process.Pid

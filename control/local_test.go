@@ -223,3 +223,37 @@ func TestPIDSniffer(t *testing.T) {
 		t.Fatalf("%q", out.String())
 	}
 }
+
+type failingReader struct{ n int }
+
+func (f *failingReader) Read(p []byte) (int, error) {
+	if f.n <= 0 {
+		return 0, errors.New("disk on fire")
+	}
+	k := min(len(p), f.n)
+	for i := range p[:k] {
+		p[i] = 'x'
+	}
+	f.n -= k
+	return k, nil
+}
+
+// A source that fails half-way must not leave a truncated file in place
+// (nor a temporary one).
+func TestUploadSourceErrorLeavesNothing(t *testing.T) {
+	l := NewLocal("ctl")
+	dir := t.TempDir()
+	target := filepath.Join(dir, "f")
+	os.WriteFile(target, []byte("old"), 0o644)
+	err := l.Upload(context.Background(), &failingReader{n: 100000}, target, 0o644)
+	if err == nil || !strings.Contains(err.Error(), "disk on fire") {
+		t.Fatalf("want the source's error, got %v", err)
+	}
+	if got, _ := os.ReadFile(target); string(got) != "old" {
+		t.Fatalf("target changed to %d bytes", len(got))
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		t.Fatalf("left behind: %v", entries)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path"
 	"strconv"
 	"strings"
@@ -78,32 +79,79 @@ func DownloadFile(ctx context.Context, r Remote, remotePath, localPath string) e
 // any Remote's Exec (including the sudo wrapper's).
 type execFunc func(ctx context.Context, cmd Command) (Result, error)
 
-// uploadVia streams src into a temporary file next to remotePath and renames
-// it into place. SSH channels and docker exec -i both carry arbitrary bytes,
-// so no encoding is needed and memory use is constant.
-func uploadVia(ctx context.Context, exec execFunc, node string, src io.Reader, remotePath string, mode fs.FileMode) error {
+// uploadVia streams src into a temporary file next to remotePath and, only
+// once the whole stream has arrived, renames it into place. SSH channels
+// and docker exec -i both carry arbitrary bytes, so no encoding is needed
+// and memory use is constant.
+//
+// It takes two commands because a failure to read src locally looks, on the
+// node, just like the end of the file: the first command reports how many
+// bytes it stored, and the rename happens only if that matches what was
+// read without error.
+func uploadVia(ctx context.Context, run execFunc, node string, src io.Reader, remotePath string, mode fs.FileMode) error {
 	if remotePath == "" {
 		return fmt.Errorf("%s: upload: empty remote path", node)
 	}
-	dir := path.Dir(remotePath)
-	script := fmt.Sprintf(`set -e
-tmp=$(mktemp %s)
-trap 'rm -f "$tmp"' EXIT
-cat >"$tmp"
-chmod %s "$tmp"
-mv -f "$tmp" %s
-trap - EXIT`, Quote(dir+"/.jplan-upload.XXXXXX"), strconv.FormatUint(uint64(mode.Perm()), 8), Quote(remotePath))
 	if src == nil {
 		src = strings.NewReader("")
 	}
-	if _, err := exec(ctx, Command{Script: script, Stdin: src}); err != nil {
+	dir := path.Dir(remotePath)
+	// On any failure or signal the temporary file is removed.
+	receive := fmt.Sprintf(`set -e
+tmp=$(mktemp %s)
+trap 'rm -f "$tmp"' EXIT
+trap 'exit 1' HUP INT TERM
+cat >"$tmp"
+printf '%%s\n' "$tmp"
+wc -c <"$tmp"
+trap - EXIT`, Quote(dir+"/.jplan-upload.XXXXXX"))
+	cr := &countingReader{r: src}
+	res, err := run(ctx, Command{Script: receive, Stdin: cr})
+	lines := strings.Fields(res.Stdout)
+	if err != nil {
+		if len(lines) > 0 && strings.HasPrefix(lines[0], dir+"/.jplan-upload.") {
+			_, _ = run(context.WithoutCancel(ctx), Command{Argv: []string{"rm", "-f", lines[0]}})
+		}
+		return fmt.Errorf("upload to %s: %w", remotePath, err)
+	}
+	if len(lines) != 2 {
+		return fmt.Errorf("%s: upload to %s: unexpected reply %q", node, remotePath, res.Stdout)
+	}
+	tmp, stored := lines[0], lines[1]
+	finish := fmt.Sprintf(`chmod %s %s && mv -f %s %s || { rm -f %s; exit 1; }`,
+		strconv.FormatUint(uint64(mode.Perm()), 8), Quote(tmp), Quote(tmp), Quote(remotePath), Quote(tmp))
+	if cr.err != nil || stored != strconv.FormatInt(cr.n, 10) {
+		_, _ = run(context.WithoutCancel(ctx), Command{Argv: []string{"rm", "-f", tmp}})
+		if cr.err != nil {
+			return fmt.Errorf("%s: upload to %s: reading source: %w", node, remotePath, cr.err)
+		}
+		return fmt.Errorf("%s: upload to %s: node stored %s bytes, sent %d", node, remotePath, stored, cr.n)
+	}
+	if _, err := run(ctx, Command{Script: finish}); err != nil {
 		return fmt.Errorf("upload to %s: %w", remotePath, err)
 	}
 	return nil
 }
 
-func downloadVia(ctx context.Context, exec execFunc, remotePath string, dst io.Writer) error {
-	if _, err := exec(ctx, Command{Argv: []string{"cat", "--", remotePath}, Stdout: dst}); err != nil {
+// countingReader counts bytes and remembers the first read error other
+// than EOF.
+type countingReader struct {
+	r   io.Reader
+	n   int64
+	err error
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	if err != nil && err != io.EOF && c.err == nil {
+		c.err = err
+	}
+	return n, err
+}
+
+func downloadVia(ctx context.Context, run execFunc, remotePath string, dst io.Writer) error {
+	if _, err := run(ctx, Command{Argv: []string{"cat", "--", remotePath}, Stdout: dst}); err != nil {
 		return fmt.Errorf("download %s: %w", remotePath, err)
 	}
 	return nil
@@ -141,6 +189,28 @@ func (s *sudoRemote) Download(ctx context.Context, remotePath string, dst io.Wri
 	return downloadVia(ctx, s.Exec, remotePath, dst)
 }
 
+// startWithStdin starts c feeding it stdin through a pipe. os/exec would
+// otherwise make Wait fail with any error from reading stdin (or writing to
+// a command that exited without reading it all), hiding the exit status;
+// the caller judges the source's errors itself (see uploadVia).
+func startWithStdin(c *exec.Cmd, stdin io.Reader) error {
+	if stdin == nil {
+		return c.Start()
+	}
+	w, err := c.StdinPipe()
+	if err != nil {
+		return err
+	}
+	if err := c.Start(); err != nil {
+		return err
+	}
+	go func() {
+		_, _ = io.Copy(w, stdin)
+		_ = w.Close()
+	}()
+	return nil
+}
+
 // runner starts script under /bin/sh on a node and waits for it. When ctx
 // ends first, it calls onCancel (which kills the command on the node) and
 // then gives up on the command. status is -1 when signal is set.
@@ -167,6 +237,9 @@ type execer struct {
 
 func (e *execer) exec(ctx context.Context, cmd Command) (Result, error) {
 	res := Result{Node: e.node, Command: cmd.display()}
+	if err := ctx.Err(); err != nil {
+		return res, fmt.Errorf("%s: command %s not started: %w", e.node, shorten(res.Command, 200), err)
+	}
 	body, err := cmd.body()
 	if err != nil {
 		return res, fmt.Errorf("%s: invalid command %s: %w", e.node, shorten(res.Command, 200), err)
