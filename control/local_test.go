@@ -39,6 +39,13 @@ func TestLocalExecArgvEnvDirStdin(t *testing.T) {
 	}
 }
 
+func TestOutput(t *testing.T) {
+	out, err := Output(context.Background(), NewLocal("ctl"), "printf", "%s\\n\\n", "v a l")
+	if err != nil || out != "v a l" {
+		t.Fatalf("%q %v", out, err)
+	}
+}
+
 func TestLocalExitError(t *testing.T) {
 	l := NewLocal("ctl")
 	res, err := l.Exec(context.Background(), Command{Script: "echo out; echo boom >&2; exit 3"})

@@ -34,6 +34,13 @@ type Remote interface {
 	Close() error
 }
 
+// Output runs argv on r and returns its stdout without the trailing
+// newline, for the many commands whose output is one value.
+func Output(ctx context.Context, r Remote, argv ...string) (string, error) {
+	res, err := r.Exec(ctx, Command{Argv: argv})
+	return strings.TrimRight(res.Stdout, "\n"), err
+}
+
 // UploadFile uploads the local file at localPath, keeping its permission
 // bits.
 func UploadFile(ctx context.Context, r Remote, localPath, remotePath string) error {

@@ -9,7 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/signal"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -24,6 +26,7 @@ const RequireDockerEnv = "JPLAN_REQUIRE_DOCKER"
 type Env struct {
 	opts    cluster.Options
 	once    sync.Once
+	mu      sync.Mutex // guards started against a concurrent teardown
 	info    *cluster.Info
 	err     error
 	started bool
@@ -38,20 +41,41 @@ func New(name, subnet string, nodes int) *Env {
 
 // Main runs the tests and then removes the cluster if one was started. Use
 // it as: func TestMain(m *testing.M) { os.Exit(env.Main(m)) }.
+// Containers left behind by a run that died anyway (go test's -timeout
+// panic, SIGKILL) are removed by the next run, which recreates the cluster.
 func (e *Env) Main(m *testing.M) int {
+	// Ctrl-C would otherwise kill the test binary before teardown.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-sigs
+		fmt.Fprintf(os.Stderr, "clustertest: interrupted; removing %s\n", e.opts.Name)
+		e.teardown()
+		os.Exit(1)
+	}()
 	code := m.Run()
-	if e.started {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		if err := cluster.Down(ctx, e.opts); err != nil {
-			fmt.Fprintf(os.Stderr, "clustertest: tearing down %s: %v\n", e.opts.Name, err)
-			if code == 0 {
-				code = 1
-			}
-		}
-		os.RemoveAll(e.opts.Dir)
+	signal.Stop(sigs)
+	if err := e.teardown(); err != nil && code == 0 {
+		code = 1
 	}
 	return code
+}
+
+func (e *Env) teardown() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.started {
+		return nil
+	}
+	e.started = false
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	err := cluster.Down(ctx, e.opts)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "clustertest: tearing down %s: %v\n", e.opts.Name, err)
+	}
+	os.RemoveAll(e.opts.Dir)
+	return err
 }
 
 // Need returns the cluster, starting it on first call. Without a Docker
@@ -76,7 +100,9 @@ func (e *Env) Need(t testing.TB) *cluster.Info {
 		}
 		e.opts.Dir = dir
 		e.opts.Log = os.Stderr
+		e.mu.Lock()
 		e.started = true // tear down even a half-started cluster
+		e.mu.Unlock()
 		t0 := time.Now()
 		e.info, e.err = cluster.Up(ctx, e.opts)
 		e.start = time.Since(t0)
