@@ -1,6 +1,7 @@
 package eval_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -61,4 +62,28 @@ func validateSource(t *testing.T, src []byte) hcl.Diagnostics {
 		t.Fatalf("validation took %v", el)
 	}
 	return append(diags, c.Diags...)
+}
+
+// BenchmarkValidateManyLocals validates a plan with 20,000 chained locals:
+// local evaluation must stay linear in the number of locals.
+func BenchmarkValidateManyLocals(b *testing.B) {
+	var sb strings.Builder
+	sb.WriteString("test \"big\" {\n  nodes = [\"n1\"]\n}\nlocals {\n  l0 = 1\n")
+	for i := 1; i < 20000; i++ {
+		fmt.Fprintf(&sb, "  l%d = local.l%d + 1\n", i, i-1)
+	}
+	sb.WriteString("}\nclient \"memory\" {}\noperation \"read\" {}\nphase \"main\" {\n  clients = limit(local.l19999, operation.read)\n}\n")
+	src := []byte(sb.String())
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		p := lang.NewParser()
+		f, diags := p.ParseSource("big.hcl", src)
+		if diags.HasErrors() {
+			b.Fatal(diags)
+		}
+		c := eval.ValidateSource(&lang.Source{Name: "big.hcl", Dir: ".", Files: []*hcl.File{f}}, nil)
+		if c.Diags.HasErrors() {
+			b.Fatal(c.Diags)
+		}
+	}
 }

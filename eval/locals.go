@@ -76,7 +76,14 @@ func (e *Evaluator) evalLocals() hcl.Diagnostics {
 			}
 		}
 		stack = stack[:len(stack)-1]
-		ctx.Variables["local"] = cty.ObjectVal(e.locals)
+		// Give the expression only the locals it refers to: rebuilding an
+		// object of every local for each one would make a plan with many
+		// locals quadratic to evaluate.
+		refs := map[string]cty.Value{}
+		for _, d := range deps(l) {
+			refs[d] = e.locals[d]
+		}
+		ctx.Variables["local"] = cty.ObjectVal(refs)
 		v, ds := l.Expr.Value(ctx)
 		diags = append(diags, ds...)
 		if ds.HasErrors() {
