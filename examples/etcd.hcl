@@ -5,6 +5,12 @@
 #
 # Run it on the local cluster: jplan cluster up && jplan run examples/etcd.hcl --nodes-file .cluster/nodes.json
 
+variable "duration" {
+  type        = string
+  default     = "60s"
+  description = "How long the main phase runs (clients and faults); healing and final reads come after."
+}
+
 variable "nodes" {
   type        = list(string)
   default     = ["n1", "n2", "n3", "n4", "n5"]
@@ -119,7 +125,7 @@ fault "crash" {
 }
 
 phase "main" {
-  time_limit = "60s"
+  time_limit = var.duration
   clients    = stagger("50ms", mix([operation.read, operation.write, operation.cas]))
   nemesis = cycle([
     sleep("5s"), fault.partition.start, sleep("5s"), fault.partition.stop,

@@ -146,6 +146,10 @@ func (s *system) teardownNodes(ctx context.Context, st *storage.Run, logf func(s
 				logf("log %s from %s: %v", f.Remote, f.Node, f.Err)
 			}
 		}
+		if s.leaveDB {
+			logf("leaving the database running (--leave-db-running)")
+			return nil
+		}
 		logf("tearing down the database")
 		if err := lifecycle.DBTeardown(ctx, s.remotes, dbs, opts); err != nil {
 			errs = append(errs, fmt.Errorf("db teardown: %w", err))

@@ -50,6 +50,10 @@ type Options struct {
 	// Log receives the run's log lines as they happen (they also go to
 	// jplan.log in the run directory); nil discards them.
 	Log io.Writer
+	// LeaveDBRunning skips the database teardown at the end (faults are
+	// still healed), so the cluster can be inspected after the run, like
+	// Jepsen's --leave-db-running. The next run's setup tears it down.
+	LeaveDBRunning bool
 	// Progress is called about once a second while the test runs.
 	Progress func(runner.Progress)
 }
@@ -122,6 +126,9 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 	rec := &teeRecorder{w: st.History()}
 
 	sys, err := openSystem(ctx, t, logf)
+	if err == nil {
+		sys.leaveDB = o.LeaveDBRunning
+	}
 	if err != nil {
 		logf("%v", err)
 		return out, err

@@ -59,6 +59,7 @@ type system struct {
 	nemesis runner.Nemesis
 	// setUp records how far setup got, so teardown undoes only that.
 	osUp, dbUp bool
+	leaveDB    bool
 }
 
 func openSystem(ctx context.Context, t *test, logf func(string, ...any)) (*system, error) {

@@ -35,6 +35,7 @@ func cmdRun(env *cliEnv, args []string) int {
 	store := fs.String("store", "store", "the store directory; each run gets store/<test>/<time>/")
 	seed := fs.Int64("seed", 0, "random seed, replacing the plan's (same seed: same op values and fault schedule)")
 	timeLimit := fs.Duration("time-limit", 0, "bound the whole schedule, on top of the plan's limits")
+	leaveDB := fs.Bool("leave-db-running", false, "do not tear the database down at the end (faults are still healed), to inspect the nodes")
 	noColor := fs.Bool("no-color", false, "never color the output")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
@@ -78,17 +79,18 @@ func cmdRun(env *cliEnv, args []string) int {
 	parser := lang.NewParser()
 	pl := newProgressLine(env, colored)
 	out, err := run.Run(ctx, run.Options{
-		Path:      pos[0],
-		Parser:    parser,
-		Inputs:    eval.InputOptions{Vars: vars, VarFiles: varFiles, Environ: environ(env)},
-		Nodes:     *nodes,
-		NodesFile: *nodesFile,
-		Store:     *store,
-		Seed:      *seed,
-		SeedSet:   seedSet,
-		TimeLimit: *timeLimit,
-		Log:       pl.logWriter(),
-		Progress:  pl.update,
+		Path:           pos[0],
+		Parser:         parser,
+		Inputs:         eval.InputOptions{Vars: vars, VarFiles: varFiles, Environ: environ(env)},
+		Nodes:          *nodes,
+		NodesFile:      *nodesFile,
+		Store:          *store,
+		Seed:           *seed,
+		SeedSet:        seedSet,
+		TimeLimit:      *timeLimit,
+		LeaveDBRunning: *leaveDB,
+		Log:            pl.logWriter(),
+		Progress:       pl.update,
 	})
 	pl.finish()
 	var pe *run.PlanError
