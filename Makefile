@@ -8,8 +8,10 @@ FUZZTIME ?= 15s
 
 all: build
 
+# jplan, and the static helpers it uploads to nodes for some faults.
 build:
 	$(GO) build -o $(BIN) ./cmd/jplan
+	CGO_ENABLED=0 $(GO) build -o bin/jplan-agent ./cmd/jplan-agent
 
 # Every test: formatting and vet, the examples, unit and integration tests
 # (integration tests need Docker; JPLAN_REQUIRE_DOCKER=1 makes them fail

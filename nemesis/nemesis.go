@@ -168,10 +168,25 @@ func (n *Nemesis) build(fc eval.FaultConfig, partitionIndex int, daemons DaemonL
 			return nil, errors.New("a custom fault needs start or stop commands")
 		}
 		return &custom{n: n, cfg: fc, started: map[string]bool{}}, nil
-	case "clock", "packet", "file", "filesystem":
-		return nil, fmt.Errorf("fault type %s is not implemented yet", fc.Type)
 	}
-	return nil, fmt.Errorf("unknown fault type %q", fc.Type)
+	if b, ok := builders[fc.Type]; ok {
+		return b(n, fc, daemons)
+	}
+	return nil, fmt.Errorf("fault type %s is not implemented yet", fc.Type)
+}
+
+// builder makes a fault of one type. Fault types other than the built-in
+// ones register a builder from their own file's init, so each type lives
+// in one file.
+type builder func(n *Nemesis, fc eval.FaultConfig, daemons DaemonLookup) (fault, error)
+
+var builders = map[string]builder{}
+
+func registerBuilder(typ string, b builder) {
+	if _, dup := builders[typ]; dup {
+		panic("nemesis: fault type registered twice: " + typ)
+	}
+	builders[typ] = b
 }
 
 func (n *Nemesis) checkTargets(t eval.Targets) error {
