@@ -39,6 +39,8 @@ type FaultConfig struct {
 	Duration   time.Duration
 	Netem      map[string]string
 	Action     string
+	// Method is how a clock fault moves time: "settime" or "faketime".
+	Method string
 	Path       string
 	Dir        string
 	Prob       float64
@@ -82,6 +84,11 @@ func (e *Evaluator) Fault(f *lang.Fault) (FaultConfig, hcl.Diagnostics) {
 		add(ds)
 		c.Duration, ds = duration(a.Expr("duration"), ctx, "duration", time.Second, false)
 		add(ds)
+		c.Method, ds = oneOfStrings(a.Expr("method"), ctx, "method", "settime", "settime", "faketime")
+		add(ds)
+		if c.Method == "faketime" && a.Expr("daemon") == nil {
+			add(hcl.Diagnostics{errDiag("Missing daemon", `A faketime clock fault moves one daemon's clock: give daemon = db.<db>.daemon.<daemon>.`, f.DeclRange)})
+		}
 		if c.Mode == "bump" && a.Expr("delta") == nil {
 			add(hcl.Diagnostics{errDiag("Missing delta", `A clock bump needs delta, how far to move clocks, e.g. delta = "-5s".`, f.DeclRange)})
 		}

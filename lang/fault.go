@@ -40,6 +40,8 @@ var FaultTypes = map[string]Schema{
 		{Name: "delta", Doc: `how far clocks move, e.g. "-5s" (bump)`},
 		{Name: "period", Doc: "strobe: how often the clock flips"},
 		{Name: "duration", Doc: "strobe: how long it strobes"},
+		{Name: "method", Doc: `"settime" (the node's clock, default) or "faketime" (only the daemon's, via libfaketime)`},
+		{Name: "daemon", Doc: "faketime: the daemon whose clock moves (restarted under libfaketime)"},
 		targetsAttr,
 	}}),
 	"packet": registerSchema("fault:packet", Schema{Attrs: []AttrSpec{
