@@ -60,9 +60,11 @@ db "etcd" {
     ]
     pidfile = "/var/run/etcd.pid"
     logfile = "/var/log/etcd.log"
+    # Ready when the node serves requests, which needs an elected leader:
+    # an open port alone is not enough.
     ready {
-      tcp_port = 2379
-      timeout  = "60s"
+      command = "curl -sf http://127.0.0.1:2379/health | grep -q true"
+      timeout = "60s"
     }
   }
 

@@ -103,9 +103,25 @@ func Check(ctx context.Context, h []history.Op, cfgs []eval.CheckerConfig, opts 
 	return checker.Run(ctx, checker.Compose(cs), h, opts)
 }
 
-// WriteReport writes report.html into dir.
+// WriteReport writes report.html into dir, linking the run's own files
+// (history, log, plan, node logs) that exist there.
 func WriteReport(dir, title string, meta map[string]string, res checker.Result) (string, error) {
-	return report.Write(dir, report.Input{Title: title, Meta: meta, Result: res})
+	var files []string
+	for _, f := range []string{HistoryJSONL, HistoryEDN, "jplan.log", "results.json", "plan/"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
+			files = append(files, f)
+		}
+	}
+	// Node logs: every file under nodes/, as nodes/<node>/<remote path>.
+	filepath.WalkDir(filepath.Join(dir, "nodes"), func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if rel, err := filepath.Rel(dir, p); err == nil {
+				files = append(files, filepath.ToSlash(rel))
+			}
+		}
+		return nil
+	})
+	return report.Write(dir, report.Input{Title: title, Meta: meta, Files: files, Result: res})
 }
 
 // SortedNames lists a composed result's checkers in a stable order.

@@ -25,6 +25,9 @@ type Input struct {
 	// Meta are extra key/value lines shown under the title (start time,
 	// plan file, nodes...), in key order.
 	Meta map[string]string
+	// Files are the run's own files to link (the history, the log, node
+	// logs), relative to the report's directory.
+	Files []string
 	// Result is the top-level result, usually from checker.Compose; its
 	// Files (and its sub-results' Files) are relative to the report's
 	// directory.
@@ -64,6 +67,7 @@ type section struct {
 type page struct {
 	Title    string
 	Meta     [][2]string
+	Files    []string
 	Valid    string
 	Summary  string
 	Sections []section
@@ -71,7 +75,7 @@ type page struct {
 
 // Render returns the report page.
 func Render(in Input) ([]byte, error) {
-	p := page{Title: in.Title, Valid: in.Result.Valid.String(), Summary: in.Result.Summary}
+	p := page{Title: in.Title, Files: in.Files, Valid: in.Result.Valid.String(), Summary: in.Result.Summary}
 	if p.Title == "" {
 		p.Title = "jplan report"
 	}
@@ -161,6 +165,7 @@ pre{background:#f6f6f6;padding:.8em;overflow:auto;max-height:30em}
 </style></head><body>
 <h1>{{.Title}}</h1>
 <ul class="meta">{{range .Meta}}<li><b>{{index . 0}}:</b> {{index . 1}}</li>{{end}}</ul>
+{{if .Files}}<p class="meta">Files: {{range $i, $f := .Files}}{{if $i}} · {{end}}<a href="{{$f}}">{{$f}}</a>{{end}}</p>{{end}}
 <p>Verdict: <span class="v v-{{.Valid}}">{{.Valid}}</span> {{.Summary}}</p>
 <table><tr><th>checker</th><th>valid</th><th>summary</th></tr>
 {{range .Sections}}<tr><td style="padding-left:{{.Depth}}em"><a href="#c-{{.Name}}">{{.Name}}</a></td><td><span class="v v-{{.Valid}}">{{.Valid}}</span></td><td>{{.Summary}}{{if .Error}} <span class="err">{{.Error}}</span>{{end}}</td></tr>
