@@ -83,6 +83,9 @@ func TestEtcdExampleOnCluster(t *testing.T) {
 			t.Errorf("no etcd log for %s: %v", n, err)
 		}
 	}
+	if rep, _ := os.ReadFile(filepath.Join(out.Dir, "report.html")); !strings.Contains(string(rep), `href="nodes/n1/var/log/etcd.log"`) {
+		t.Error("report.html does not link the nodes' logs")
+	}
 	for n, r := range remotes(t, info.NodesFile) {
 		if got := sh(t, r, "pgrep -x etcd || true"); got != "" {
 			t.Errorf("%s: etcd still running after teardown (pid %s)", n, got)
