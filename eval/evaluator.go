@@ -124,7 +124,7 @@ func (e *Evaluator) nodesValue() cty.Value {
 }
 
 // rootContext is the context of every static expression: var, local, path,
-// test, nodes, and references to blocks (db, operation, fault).
+// test, nodes, and references to blocks (db, operation, fault, faults).
 func (e *Evaluator) rootContext() *hcl.EvalContext {
 	ctx := e.baseContext()
 	vars := ctx.Variables
@@ -151,6 +151,8 @@ func (e *Evaluator) rootContext() *hcl.EvalContext {
 		})
 	}
 	vars["fault"] = cty.ObjectVal(faults)
+	// Fault packages refer to faults, so they come after them.
+	vars["faults"] = e.faultPackageRefs(ctx)
 	return ctx
 }
 

@@ -41,12 +41,14 @@ type FaultConfig struct {
 	Action     string
 	// Method is how a clock fault moves time: "settime" or "faketime".
 	Method string
-	Path       string
-	Dir        string
-	Prob       float64
-	Bytes      int
-	Start      []string
-	Stop       []string
+	Path   string
+	Dir    string
+	Prob   float64
+	Bytes  int
+	Start  []string
+	Stop   []string
+	// Membership holds a membership fault's commands and limits.
+	Membership *MembershipConfig
 }
 
 // Fault evaluates a fault block.
@@ -133,6 +135,9 @@ func (e *Evaluator) Fault(f *lang.Fault) (FaultConfig, hcl.Diagnostics) {
 		add(ds)
 		c.Prob, ds = fractionOpt(a.Expr("probability"), ctx, "probability", 1)
 		add(ds)
+	case "membership":
+		c.Membership, ds = e.membership(f)
+		add(ds)
 	case "custom":
 		c.Start, ds = commands(a.Expr("start"), ctx, "start")
 		add(ds)
@@ -140,6 +145,86 @@ func (e *Evaluator) Fault(f *lang.Fault) (FaultConfig, hcl.Diagnostics) {
 		add(ds)
 	}
 	return c, diags
+}
+
+// MembershipConfig is a membership fault's configuration. Its commands are
+// evaluated each time they run, on the node that runs them, because they
+// depend on the node (node), the node joining or leaving (member) and the
+// cluster's members as the nemesis knows them (members).
+type MembershipConfig struct {
+	// MinMembers is the smallest cluster removals may leave; 0 means a
+	// majority of the test's nodes.
+	MinMembers int
+	// PendingTimeout is how long a change the nodes' views do not show
+	// yet stays pending before the nemesis gives up on it.
+	PendingTimeout time.Duration
+	// HasReset reports whether the fault has reset commands.
+	HasReset bool
+	// Commands evaluates the commands of action ("view", "add", "remove"
+	// or "reset") to run on node. member is the node joining or leaving
+	// (nil for view); members are the cluster's members.
+	Commands func(action string, node Node, member *Node, members []Node) ([]string, error)
+}
+
+// MembershipActions are the membership fault's command arguments.
+var MembershipActions = []string{"view", "add", "remove", "reset"}
+
+func (e *Evaluator) membership(f *lang.Fault) (*MembershipConfig, hcl.Diagnostics) {
+	a := f.Args
+	m := &MembershipConfig{HasReset: a.Expr("reset") != nil}
+	var diags, ds hcl.Diagnostics
+	max := 1 << 20
+	if e.nodes != nil {
+		max = len(e.nodes)
+	}
+	if x := a.Expr("min_members"); x != nil {
+		m.MinMembers, ds = integer(x, e.root, "min_members", 0, 1, max)
+		diags = append(diags, ds...)
+	}
+	m.PendingTimeout, ds = duration(a.Expr("pending_timeout"), e.root, "pending_timeout", 30*time.Second, false)
+	diags = append(diags, ds...)
+	if x := a.Expr("pending_timeout"); x != nil && m.PendingTimeout <= 0 && !ds.HasErrors() {
+		diags = append(diags, valueDiag(x, "pending_timeout", "must be longer than zero"))
+	}
+	ctx := func(action string, node *Node, member *Node, members []Node) *hcl.EvalContext {
+		c := e.root.NewChild()
+		nv, mv := cty.UnknownVal(NodeType), cty.UnknownVal(NodeType)
+		if node != nil {
+			nv = node.Value()
+		}
+		if member != nil {
+			mv = member.Value()
+		}
+		ms := cty.UnknownVal(cty.List(NodeType))
+		if members != nil {
+			vals := make([]cty.Value, len(members))
+			for i, n := range members {
+				vals[i] = n.Value()
+			}
+			ms = cty.ListValEmpty(NodeType)
+			if len(vals) > 0 {
+				ms = cty.ListVal(vals)
+			}
+		}
+		c.Variables = map[string]cty.Value{"node": nv, "members": ms}
+		if action != "view" {
+			c.Variables["member"] = mv
+		}
+		return c
+	}
+	// Checked once with unknown nodes, so a mistake shows before a run.
+	for _, action := range MembershipActions {
+		_, ds := commands(a.Expr(action), ctx(action, nil, nil, nil), action)
+		diags = append(diags, ds...)
+	}
+	m.Commands = func(action string, node Node, member *Node, members []Node) ([]string, error) {
+		cmds, ds := commands(a.Expr(action), ctx(action, &node, member, members), action)
+		if ds.HasErrors() {
+			return nil, fmt.Errorf("evaluating %s for %s: %s", action, node.Name, ds.Error())
+		}
+		return cmds, nil
+	}
+	return m, diags
 }
 
 func daemonRef(x hcl.Expression, ctx *hcl.EvalContext) (db, daemon string, diags hcl.Diagnostics) {

@@ -58,6 +58,10 @@ func (e *Evaluator) Validate() hcl.Diagnostics {
 		_, ds = e.Fault(f)
 		add(ds)
 	}
+	for _, fp := range p.FaultPackages {
+		_, ds = e.FaultPackage(fp)
+		add(ds)
+	}
 	used, ds := e.validatePhases()
 	add(ds)
 	for _, c := range p.Checkers {
@@ -206,6 +210,13 @@ func (e *Evaluator) validatePhases() (map[string]bool, hcl.Diagnostics) {
 			if g.expr == nil {
 				continue
 			}
+			for _, tr := range g.expr.Variables() {
+				if tr.RootName() == "faults" && len(tr) > 1 {
+					if a, ok := tr[1].(hcl.TraverseAttr); ok {
+						used["faults."+a.Name] = true
+					}
+				}
+			}
 			gen, ds := e.Generator(g.expr, g.role)
 			diags = append(diags, ds...)
 			if gen != nil {
@@ -231,6 +242,12 @@ func (e *Evaluator) unused(used map[string]bool) hcl.Diagnostics {
 		if !used["operation."+o.Name] && len(e.Plan.Phases) > 0 {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: "Unused operation",
 				Detail: fmt.Sprintf("operation %q is not used by any phase.", o.Name), Subject: o.DeclRange.Ptr()})
+		}
+	}
+	for _, fp := range e.Plan.FaultPackages {
+		if !used["faults."+fp.Name] && len(e.Plan.Phases) > 0 {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: "Unused faults block",
+				Detail: fmt.Sprintf("faults %q is not used by any phase: schedule it with nemesis = faults.%s.generator, and heal with faults.%s.final.", fp.Name, fp.Name, fp.Name), Subject: fp.DeclRange.Ptr()})
 		}
 	}
 	for _, f := range e.Plan.Faults {

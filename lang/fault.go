@@ -68,6 +68,14 @@ var FaultTypes = map[string]Schema{
 		{Name: "daemon", Doc: "daemon killed with the loss, and restarted after"},
 		targetsAttr,
 	}}),
+	"membership": registerSchema("fault:membership", Schema{Attrs: []AttrSpec{
+		{Name: "view", Required: true, Doc: "commands run on node printing the members it sees, as a JSON list or one per line"},
+		{Name: "add", Required: true, Doc: "commands run on a member node that join member to the cluster"},
+		{Name: "remove", Required: true, Doc: "commands run on a member node that remove member from the cluster"},
+		{Name: "reset", Doc: "commands run on a joining node after add: wipe its data and restart it"},
+		{Name: "min_members", Doc: "never shrink the cluster below this many members (default: a majority)"},
+		{Name: "pending_timeout", Doc: `how long a change the views do not show stays pending (default "30s")`},
+	}}),
 	"custom": registerSchema("fault:custom", Schema{Attrs: []AttrSpec{
 		{Name: "start", Required: true, Doc: "commands run on targets to start the fault"},
 		{Name: "stop", Required: true, Doc: "commands that heal it"},

@@ -31,8 +31,10 @@ type Plan struct {
 	Client     *Client
 	Operations []*Operation
 	Faults     []*Fault
-	Phases     []*Phase
-	Checkers   []*Checker
+	// FaultPackages are the faults blocks: faults composed into a schedule.
+	FaultPackages []*FaultPackage
+	Phases        []*Phase
+	Checkers      []*Checker
 }
 
 var rootSchema = registerSchema("", Schema{Blocks: []BlockSpec{
@@ -46,6 +48,7 @@ var rootSchema = registerSchema("", Schema{Blocks: []BlockSpec{
 	{Type: "client", Labels: []string{"kind"}},
 	{Type: "operation", Labels: []string{"name"}},
 	{Type: "fault", Labels: []string{"name"}},
+	{Type: "faults", Labels: []string{"name"}},
 	{Type: "phase", Labels: []string{"name"}},
 	{Type: "checker", Labels: []string{"kind"}},
 }})
@@ -139,6 +142,12 @@ func Decode(files []*hcl.File) (*Plan, hcl.Diagnostics) {
 				diags = append(diags, ds...)
 				if !dupe("fault", ft.Name, blk.DefRange) {
 					p.Faults = append(p.Faults, ft)
+				}
+			case "faults":
+				fp, ds := decodeFaultPackage(blk)
+				diags = append(diags, ds...)
+				if !dupe("faults", fp.Name, blk.DefRange) {
+					p.FaultPackages = append(p.FaultPackages, fp)
 				}
 			case "phase":
 				ph, ds := decodePhase(blk)
