@@ -380,6 +380,9 @@ func (l *linearizable) Check(ctx context.Context, h []history.Op, opts Options) 
 	default:
 		return Result{Valid: Unknown, Error: fmt.Sprintf("linearizable: unknown model %q (want register, cas-register or multi-register)", l.o.Model)}
 	}
+	if l.o.Model == ModelMultiRegister && isTxnHistory(h) {
+		return l.checkTxn(ctx, h, opts, start)
+	}
 	in := newInterner()
 	initial, err := in.id(l.o.Initial)
 	if err != nil {

@@ -345,6 +345,9 @@ type CheckerConfig struct {
 	TimeLimit time.Duration
 	AddF      string
 	ReadF     string
+	// Initial is the linearizable model's value before the test (jplan
+	// check --initial); nil for plans.
+	Initial any
 }
 
 // CheckerModels are the linearizable checker's models.

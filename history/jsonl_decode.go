@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"strconv"
+	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -561,4 +562,15 @@ func (c strCache) get(b []byte) string {
 		c[s] = s
 	}
 	return s
+}
+
+// ParseJSONValue parses one JSON value into the plain data ops hold
+// (integers as int64), as the JSONL reader does for an op's value.
+func ParseJSONValue(s string) (any, error) {
+	line := `{"index":0,"time":0,"type":"invoke","process":0,"f":"v","value":` + s + "}\n"
+	ops, err := ReadJSONL(strings.NewReader(line))
+	if err != nil || len(ops) != 1 {
+		return nil, fmt.Errorf("not a JSON value: %q", s)
+	}
+	return ops[0].Value, nil
 }

@@ -59,13 +59,19 @@ func ReadHistory(path string) (h []history.Op, dir string, err error) {
 }
 
 // DefaultCheckers are what `jplan check` runs: linearizability with the
-// given model (unless "none"), stats, perf and timeline.
-func DefaultCheckers(model string) []eval.CheckerConfig {
+// given model (unless "none") and initial value, perf and timeline — the
+// composition Jepsen's register tests use — and stats when asked: stats
+// calls a history invalid when some f never succeeded, which a history
+// Knossos judges linearizable may well be.
+func DefaultCheckers(model string, initial any, stats bool) []eval.CheckerConfig {
 	var out []eval.CheckerConfig
 	if model != "none" {
-		out = append(out, eval.CheckerConfig{Kind: "linearizable", Model: model})
+		out = append(out, eval.CheckerConfig{Kind: "linearizable", Model: model, Initial: initial})
 	}
-	return append(out, eval.CheckerConfig{Kind: "stats"}, eval.CheckerConfig{Kind: "perf"}, eval.CheckerConfig{Kind: "timeline"})
+	if stats {
+		out = append(out, eval.CheckerConfig{Kind: "stats"})
+	}
+	return append(out, eval.CheckerConfig{Kind: "perf"}, eval.CheckerConfig{Kind: "timeline"})
 }
 
 // Checkers builds the checkers of a plan. Kinds the checker package does
@@ -75,7 +81,7 @@ func Checkers(cfgs []eval.CheckerConfig) (map[string]checker.Checker, error) {
 	for _, c := range cfgs {
 		switch c.Kind {
 		case "linearizable":
-			out[c.Kind] = checker.Linearizable(checker.LinearizableOptions{Model: checker.Model(c.Model), TimeLimit: c.TimeLimit})
+			out[c.Kind] = checker.Linearizable(checker.LinearizableOptions{Model: checker.Model(c.Model), TimeLimit: c.TimeLimit, Initial: c.Initial})
 		case "stats":
 			out[c.Kind] = checker.Stats()
 		case "perf":

@@ -10,6 +10,7 @@ import (
 
 	"github.com/fatih/color"
 	"github.com/jplan/jplan/checker"
+	"github.com/jplan/jplan/history"
 	"github.com/jplan/jplan/verdict"
 )
 
@@ -31,6 +32,8 @@ func cmdCheck(env *cliEnv, args []string) int {
 	model := fs.String("model", "cas-register", "linearizability model: register, cas-register, multi-register, or none")
 	out := fs.String("out", "", "directory for plots, timeline and report (default: PATH/check for a run directory; none for a file)")
 	timeLimit := fs.Duration("time-limit", 0, "give up after this long (result: unknown); 0 for no limit")
+	initial := fs.String("initial", "", "the register's value before the history, as JSON (default null); for a txn multi-register a map, e.g. '{\"x\":0,\"y\":0}'")
+	withStats := fs.Bool("stats", false, "also run the stats checker (invalid when some f never succeeds), as a plan's checker \"stats\" does")
 	asJSON := fs.Bool("json", false, "print the results as JSON")
 	noColor := fs.Bool("no-color", false, "never color the output")
 	args2, err := parseInterleaved(fs, args)
@@ -49,6 +52,15 @@ func cmdCheck(env *cliEnv, args []string) int {
 		fmt.Fprintf(env.stderr, "jplan check: unknown model %q (want register, cas-register, multi-register or none)\n", *model)
 		return exitBadArgs
 	}
+	var init any
+	if *initial != "" {
+		v, err := history.ParseJSONValue(*initial)
+		if err != nil {
+			fmt.Fprintf(env.stderr, "jplan check: --initial: %v\n", err)
+			return exitBadArgs
+		}
+		init = v
+	}
 	h, dir, err := verdict.ReadHistory(path)
 	if err != nil {
 		fmt.Fprintf(env.stderr, "jplan check: %v\n", err)
@@ -65,7 +77,7 @@ func cmdCheck(env *cliEnv, args []string) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	cfgs := verdict.DefaultCheckers(*model)
+	cfgs := verdict.DefaultCheckers(*model, init, *withStats)
 	res := verdict.Check(ctx, h, cfgs, checker.Options{Dir: *out, TimeLimit: *timeLimit})
 	if *out != "" {
 		if err := checker.WriteResults(filepath.Join(*out, "results.json"), res); err != nil {
