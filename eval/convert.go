@@ -1,6 +1,7 @@
 package eval
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"math/big"
@@ -29,6 +30,12 @@ func ToCty(v any) cty.Value {
 		return cty.NumberFloatVal(x)
 	case string:
 		return cty.StringVal(x)
+	case json.Number:
+		// JSON bodies keep numbers exact (a 64-bit id must not round).
+		if n, err := cty.ParseNumberVal(x.String()); err == nil {
+			return n
+		}
+		return cty.StringVal(x.String())
 	case []any:
 		if len(x) == 0 {
 			return cty.EmptyTupleVal

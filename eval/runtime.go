@@ -196,37 +196,9 @@ func parseJSON(b []byte) cty.Value {
 	if err := dec.Decode(&v); err != nil {
 		return cty.NullVal(cty.DynamicPseudoType)
 	}
-	return jsonToCty(v)
-}
-
-func jsonToCty(v any) cty.Value {
-	switch x := v.(type) {
-	case json.Number:
-		if n, err := cty.ParseNumberVal(x.String()); err == nil {
-			return n
-		}
-		return cty.StringVal(x.String())
-	case []any:
-		if len(x) == 0 {
-			return cty.EmptyTupleVal
-		}
-		vals := make([]cty.Value, len(x))
-		for i, e := range x {
-			vals[i] = jsonToCty(e)
-		}
-		return cty.TupleVal(vals)
-	case map[string]any:
-		if len(x) == 0 {
-			return cty.EmptyObjectVal
-		}
-		vals := make(map[string]cty.Value, len(x))
-		for k, e := range x {
-			vals[k] = jsonToCty(e)
-		}
-		return cty.ObjectVal(vals)
-	}
 	return ToCty(v)
 }
+
 
 // Complete evaluates the op's result against a response and returns the
 // completed op. Without a result expression: the http client's op is ok for
