@@ -199,7 +199,6 @@ func parseJSON(b []byte) cty.Value {
 	return ToCty(v)
 }
 
-
 // Complete evaluates the op's result against a response and returns the
 // completed op. Without a result expression: the http client's op is ok for
 // a 2xx status and info otherwise (the request may have been applied); the
