@@ -281,8 +281,10 @@ func (n *Nemesis) Teardown(ctx context.Context) error {
 	}
 	// Pauses before kills: a daemon must run again before anything else
 	// about it can be trusted; restarts after the network is whole, so
-	// restarted daemons find their peers.
-	for _, kind := range []string{"pause", "kill", "custom"} {
+	// restarted daemons find their peers. Fault types with a registered
+	// builder ("other") heal last, when daemons run again: a membership
+	// fault adds nodes back through them.
+	for _, kind := range []string{"pause", "kill", "custom", "other"} {
 		for _, name := range n.order {
 			f := n.faults[name]
 			if kindOf(f) != kind {
@@ -302,8 +304,10 @@ func kindOf(f fault) string {
 		return f.cfg.Type
 	case *custom:
 		return "custom"
+	case *partition:
+		return "partition"
 	}
-	return "partition"
+	return "other"
 }
 
 // onNodes runs fn on the named nodes in parallel. It returns each node's
