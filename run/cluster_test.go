@@ -333,3 +333,22 @@ func TestInterruptMidPartition(t *testing.T) {
 		}
 	}
 }
+
+// TestPostgresExampleOnCluster: PostgreSQL (fsync on) keeps every committed
+// write through a kill of its server and a partition: linearizable.
+func TestPostgresExampleOnCluster(t *testing.T) {
+	info := env.Need(t)
+	out, err := run.Run(context.Background(), run.Options{
+		Path: "../examples/postgres.hcl", NodesFile: info.NodesFile, Store: t.TempDir(),
+		Inputs: eval.InputOptions{Vars: []string{"duration=20s"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Result.Valid != checker.True {
+		t.Fatalf("verdict %v: %+v", out.Result.Valid, out.Result.Results["linearizable"])
+	}
+	if out.Summary.OK < 50 {
+		t.Errorf("only %d ok ops: the clients barely reached PostgreSQL", out.Summary.OK)
+	}
+}
