@@ -116,6 +116,9 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 	out.Dir = st.Dir
 	defer st.Close()
 	logf := newLogger(st.Log(), o.Log)
+	// The run's error is returned to the caller, which shows it; the log
+	// file gets it too, so the run directory tells the whole story.
+	logFileOnly := newLogger(st.Log())
 	if err := st.SavePlan(t.sources); err != nil {
 		logf("saving the plan: %v", err)
 	}
@@ -126,13 +129,11 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 	rec := &teeRecorder{w: st.History()}
 
 	sys, err := openSystem(ctx, t, logf)
-	if err == nil {
-		sys.leaveDB = o.LeaveDBRunning
-	}
 	if err != nil {
-		logf("%v", err)
+		logFileOnly("%v", err)
 		return out, err
 	}
+	sys.leaveDB = o.LeaveDBRunning
 	// From here on, the nodes must be torn down and their logs fetched
 	// whatever happens, with a context Ctrl-C does not cancel.
 	cleanup := func() error {
@@ -177,7 +178,7 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 		logf("writing history.edn: %v", err)
 	}
 	if runErr != nil && len(h) == 0 {
-		logf("run failed: %v", runErr)
+		logFileOnly("run failed: %v", runErr)
 		return out, runErr
 	}
 	// Check what was recorded even after a failure or Ctrl-C: a partial
