@@ -1,0 +1,261 @@
+package nemesis
+
+// Integration tests for the clock, packet and file faults on the real
+// cluster of integration_test.go, observed from the nodes themselves.
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"reflect"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jplan/jplan/control"
+	"github.com/jplan/jplan/eval"
+	"github.com/jplan/jplan/history"
+	"github.com/jplan/jplan/lifecycle"
+)
+
+// hostClock checks that the control machine's wall clock runs with its
+// monotonic clock: if anything set the (shared) clock, they would part.
+type hostClock struct{ t0 time.Time }
+
+func watchHostClock() hostClock { return hostClock{time.Now()} }
+
+func (h hostClock) check(t *testing.T) {
+	t.Helper()
+	mono := time.Since(h.t0)
+	wall := time.Now().Round(0).Sub(h.t0.Round(0))
+	if d := wall - mono; d > 500*time.Millisecond || d < -500*time.Millisecond {
+		t.Fatalf("the control machine's clock moved by %s during the test", d)
+	}
+}
+
+const tickerFile = "/tmp/jplan-nem-ticker"
+
+// addTicker adds db "clk" with a daemon that writes the time it sees
+// (through date, a dynamically linked program) every 50ms, and starts it
+// on every node.
+func (c *testCluster) addTicker(t *testing.T) {
+	t.Helper()
+	for _, node := range c.nodes {
+		d := eval.DaemonConfig{Name: "ticker", Command: "sh",
+			Args:    []string{"-c", "while :; do date +%s.%N >" + tickerFile + ".tmp && mv " + tickerFile + ".tmp " + tickerFile + "; sleep 0.05; done"},
+			Env:     map[string]string{"TICKER": "1"},
+			Pidfile: "/var/run/jplan-nem-ticker.pid", Logfile: "/var/log/jplan-nem-ticker.log"}
+		c.dbs[node.Name] = append(c.dbs[node.Name], eval.DBConfig{Name: "clk", Daemons: []eval.DaemonConfig{d}})
+		r := c.byName[node.Name]
+		lifecycle.StopDaemon(context.Background(), r, d, time.Second)
+		if _, err := lifecycle.StartDaemon(context.Background(), r, d); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { lifecycle.StopDaemon(context.Background(), r, d, time.Second) })
+	}
+}
+
+// tickerSkew is how far the ticker's time is ahead of the node's real
+// time, and how far the node's real time is from the control machine's.
+func (c *testCluster) tickerSkew(t *testing.T, node string) (skew, nodeVsControl float64) {
+	t.Helper()
+	before := time.Now()
+	out := c.sh(t, node, "cat "+tickerFile+"; date +%s.%N")
+	after := time.Now()
+	f := strings.Fields(out)
+	if len(f) != 2 {
+		t.Fatalf("%s: ticker output %q", node, out)
+	}
+	seen, err1 := strconv.ParseFloat(f[0], 64)
+	now, err2 := strconv.ParseFloat(f[1], 64)
+	if err1 != nil || err2 != nil {
+		t.Fatalf("%s: ticker output %q", node, out)
+	}
+	control := float64(before.Add(after.Sub(before)/2).UnixNano()) / 1e9
+	return seen - now, now - control
+}
+
+func (c *testCluster) tickerPID(t *testing.T, node string) int {
+	t.Helper()
+	d, _ := DaemonsOf(c.dbs)(node, "clk", "ticker")
+	st, err := lifecycle.DaemonStatus(context.Background(), c.byName[node], d)
+	if err != nil || !st.Running {
+		t.Fatalf("%s: ticker %+v %v", node, st, err)
+	}
+	return st.PID
+}
+
+// waitSkew waits until the ticker on node is about want seconds off.
+func (c *testCluster) waitSkew(t *testing.T, node string, want float64) {
+	t.Helper()
+	var skew, nvc float64
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		skew, nvc = c.tickerSkew(t, node)
+		// The ticker writes every 50ms; its file is at most that stale.
+		if skew >= want-0.5 && skew <= want+0.5 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: the daemon's clock is %.3fs off, want %gs", node, skew, want)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if math.Abs(nvc) > 1 {
+		t.Fatalf("%s: the node's real clock is %.3fs from the control machine's", node, nvc)
+	}
+}
+
+func TestClockFaketimeBumpStopAndHeal(t *testing.T) {
+	host := watchHostClock()
+	c := setup(t)
+	c.addTicker(t)
+	n := c.nemesis(t, eval.FaultConfig{Name: "skew", Type: "clock", Mode: "bump", Method: "faketime", Delta: time.Hour,
+		DB: "clk", Daemon: "ticker", Targets: eval.Targets{Nodes: []string{"n1"}}})
+	c.waitSkew(t, "n1", 0)
+	pid := c.tickerPID(t, "n1")
+
+	op := invoke(t, n, "start-skew")
+	if !reflect.DeepEqual(op.Value, map[string]any{"n1": 3600.0}) {
+		t.Fatalf("start value %v", op.Value)
+	}
+	c.waitSkew(t, "n1", 3600)
+	c.waitSkew(t, "n2", 0)
+	faked := c.tickerPID(t, "n1")
+	if faked == pid {
+		t.Fatal("the daemon was not restarted under libfaketime")
+	}
+	if env := c.sh(t, "n1", fmt.Sprintf("tr '\\0' '\\n' </proc/%d/environ | grep -E '^(TICKER|FAKETIME_TIMESTAMP_FILE)=' | sort", faked)); env != "FAKETIME_TIMESTAMP_FILE=/var/lib/jplan/faketime/clk.ticker\nTICKER=1" {
+		t.Fatalf("restarted daemon's environment: %q", env)
+	}
+
+	// Bumps add up, without another restart.
+	op = invoke(t, n, "start-skew")
+	if !reflect.DeepEqual(op.Value, map[string]any{"n1": 7200.0}) {
+		t.Fatalf("second start value %v", op.Value)
+	}
+	c.waitSkew(t, "n1", 7200)
+	if c.tickerPID(t, "n1") != faked {
+		t.Fatal("a second bump restarted the daemon")
+	}
+
+	op = invoke(t, n, "stop-skew")
+	if !reflect.DeepEqual(op.Value, map[string]any{"n1": 0.0}) {
+		t.Fatalf("stop value %v", op.Value)
+	}
+	c.waitSkew(t, "n1", 0)
+	if c.tickerPID(t, "n1") != faked {
+		t.Fatal("stop restarted the daemon")
+	}
+
+	// A bump left in place is healed by teardown, which also takes the
+	// daemon out from under libfaketime.
+	invoke(t, n, "start-skew")
+	c.waitSkew(t, "n1", 3600)
+	if err := n.Teardown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	c.waitSkew(t, "n1", 0)
+	healed := c.tickerPID(t, "n1")
+	if healed == faked {
+		t.Fatal("teardown did not restart the daemon")
+	}
+	if env := c.sh(t, "n1", fmt.Sprintf("tr '\\0' '\\n' </proc/%d/environ | grep -c FAKETIME || true", healed)); env != "0" {
+		t.Fatalf("the healed daemon still has %s FAKETIME variables", env)
+	}
+	if out := c.sh(t, "n1", "ls /var/lib/jplan/faketime 2>/dev/null | wc -l"); out != "0" {
+		t.Fatalf("offset files left: %s", out)
+	}
+	if err := n.Teardown(context.Background()); err != nil {
+		t.Fatalf("second teardown: %v", err)
+	}
+	if c.tickerPID(t, "n1") != healed {
+		t.Fatal("a second teardown restarted the daemon")
+	}
+	host.check(t)
+}
+
+func TestClockFaketimeStrobe(t *testing.T) {
+	host := watchHostClock()
+	c := setup(t)
+	c.addTicker(t)
+	n := c.nemesis(t, eval.FaultConfig{Name: "strobe", Type: "clock", Mode: "strobe", Method: "faketime",
+		Delta: 30 * time.Second, Period: 300 * time.Millisecond, Duration: 3 * time.Second,
+		DB: "clk", Daemon: "ticker", Targets: eval.Targets{Nodes: []string{"n2"}}})
+	// Sample what the daemon sees while the strobe runs.
+	var mu sync.Mutex
+	seen := map[int]int{}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			res, err := c.byName["n2"].Exec(context.Background(), control.Command{Script: "cat " + tickerFile + "; date +%s.%N", Timeout: 10 * time.Second})
+			if f := strings.Fields(res.Stdout); err == nil && len(f) == 2 {
+				a, _ := strconv.ParseFloat(f[0], 64)
+				b, _ := strconv.ParseFloat(f[1], 64)
+				mu.Lock()
+				seen[int(math.Round((a-b)/10))*10]++
+				mu.Unlock()
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}()
+	t0 := time.Now()
+	op := invoke(t, n, "start-strobe")
+	took := time.Since(t0)
+	close(done)
+	wg.Wait()
+	if !reflect.DeepEqual(op.Value, map[string]any{"n2": 0.0}) {
+		t.Fatalf("strobe value %v", op.Value)
+	}
+	if took < 3*time.Second {
+		t.Fatalf("the strobe op completed after %s, before its duration", took)
+	}
+	t.Logf("offsets the daemon saw while strobing (rounded to 10s): %v", seen)
+	if seen[30] == 0 || seen[0] == 0 {
+		t.Fatalf("the daemon did not see its clock flip between +30s and 0: %v", seen)
+	}
+	c.waitSkew(t, "n2", 0)
+	host.check(t)
+}
+
+func TestClockSettimeRefusedOnSharedClock(t *testing.T) {
+	host := watchHostClock()
+	c := setup(t)
+	n := c.nemesis(t, eval.FaultConfig{Name: "skew", Type: "clock", Mode: "bump", Method: "settime", Delta: time.Hour,
+		Targets: eval.Targets{Selection: "all"}})
+	_, err := n.Invoke(context.Background(), history.Op{Process: history.NemesisProcess, Type: history.Invoke, F: "start-skew"})
+	if err == nil || !strings.Contains(err.Error(), `method = "faketime"`) || !strings.Contains(err.Error(), "boot_id") {
+		t.Fatalf("settime in containers: %v", err)
+	}
+	t.Logf("refused: %v", err)
+	if nvc := c.nodeVsControl(t, "n1"); math.Abs(nvc) > 1 {
+		t.Fatalf("n1's clock is %.3fs off", nvc)
+	}
+	if out := c.sh(t, "n1", "test -e "+ntpStopped+" && echo touched || echo untouched"); out != "untouched" {
+		t.Fatal("NTP was touched before the refusal")
+	}
+	host.check(t)
+}
+
+// nodeVsControl is how far the node's clock is from the control machine's.
+func (c *testCluster) nodeVsControl(t *testing.T, node string) float64 {
+	t.Helper()
+	before := time.Now()
+	out := c.sh(t, node, "date +%s.%N")
+	after := time.Now()
+	now, err := strconv.ParseFloat(out, 64)
+	if err != nil {
+		t.Fatal(out)
+	}
+	return now - float64(before.Add(after.Sub(before)/2).UnixNano())/1e9
+}
