@@ -259,3 +259,229 @@ func (c *testCluster) nodeVsControl(t *testing.T, node string) float64 {
 	}
 	return now - float64(before.Add(after.Sub(before)/2).UnixNano())/1e9
 }
+
+func invokeErr(t *testing.T, n *Nemesis, f string) history.Op {
+	t.Helper()
+	op, err := n.Invoke(context.Background(), history.Op{Process: history.NemesisProcess, Type: history.Invoke, F: f})
+	if err != nil {
+		t.Fatalf("%s: %v", f, err)
+	}
+	return op
+}
+
+// pingLoss pings to's address from from and returns the loss percentage.
+func (c *testCluster) pingLoss(t *testing.T, from, to string) float64 {
+	t.Helper()
+	out := c.sh(t, from, fmt.Sprintf("ping -n -q -c 40 -i 0.05 -W 1 %s 2>&1 | sed -n 's/.* \\([0-9.]*\\)%% packet loss.*/\\1/p'", c.host[to]))
+	f, err := strconv.ParseFloat(out, 64)
+	if err != nil {
+		t.Fatalf("ping %s → %s: %q", from, to, out)
+	}
+	return f
+}
+
+// jplanNetState lists jplan's qdiscs and packet chains on a node.
+func (c *testCluster) jplanNetState(t *testing.T, node string) string {
+	t.Helper()
+	return c.sh(t, node, "tc qdisc show | grep '"+qdiscHandle+"' || true; iptables -w -S | grep -- '"+packetChainPrefix+"' || true")
+}
+
+func TestPacketDelayWithoutNetem(t *testing.T) {
+	c := setup(t)
+	if c.features(t)["tc-netem"] {
+		t.Skip("this host's kernel has sch_netem; see TestPacketDelayWithNetem")
+	}
+	n := c.nemesis(t, eval.FaultConfig{Name: "slow", Type: "packet", Netem: map[string]string{"delay": "100ms", "loss": "5%"},
+		Targets: eval.Targets{Nodes: []string{"n1"}}})
+	op := invokeErr(t, n, "start-slow")
+	t.Logf("error: %s", op.Error)
+	if !strings.Contains(op.Error, "n1: the kernel lacks sch_netem") || !strings.Contains(op.Error, "packet delay cannot be applied") {
+		t.Fatalf("start without netem: value %v, error %q", op.Value, op.Error)
+	}
+	if s := c.jplanNetState(t, "n1"); s != "" {
+		t.Fatalf("a failed start left %q", s)
+	}
+}
+
+func TestPacketDelayWithNetem(t *testing.T) {
+	c := setup(t)
+	if !c.features(t)["tc-netem"] {
+		t.Skip("this host's kernel has no sch_netem (tc qdisc … netem fails in the containers): the netem path cannot be tested here")
+	}
+	n := c.nemesis(t, eval.FaultConfig{Name: "slow", Type: "packet", Netem: map[string]string{"delay": "100ms"},
+		Targets: eval.Targets{Nodes: []string{"n1"}}})
+	rtt := func() float64 {
+		out := c.sh(t, "n1", fmt.Sprintf("ping -n -q -c 5 -i 0.2 %s | sed -n 's|.* = [0-9.]*/\\([0-9.]*\\)/.*|\\1|p'", c.host["n2"]))
+		f, err := strconv.ParseFloat(out, 64)
+		if err != nil {
+			t.Fatalf("ping: %q", out)
+		}
+		return f
+	}
+	if r := rtt(); r > 50 {
+		t.Fatalf("rtt %g ms before the fault", r)
+	}
+	op := invoke(t, n, "start-slow")
+	if !reflect.DeepEqual(op.Value, map[string]any{"n1": "netem delay 100000us"}) {
+		t.Fatalf("start value %v", op.Value)
+	}
+	if r := rtt(); r < 95 {
+		t.Fatalf("average rtt %g ms with a 100ms delay", r)
+	}
+	invoke(t, n, "stop-slow")
+	if r := rtt(); r > 50 {
+		t.Fatalf("rtt %g ms after stop", r)
+	}
+}
+
+// features reads what the cluster found the host can do.
+func (c *testCluster) features(t *testing.T) map[string]bool {
+	t.Helper()
+	return env.Need(t).Features
+}
+
+func TestPacketLossFallback(t *testing.T) {
+	c := setup(t)
+	n := c.nemesis(t, eval.FaultConfig{Name: "lossy", Type: "packet", Netem: map[string]string{"loss": "50%"},
+		Targets: eval.Targets{Nodes: []string{"n1"}}})
+	if l := c.pingLoss(t, "n1", "n2"); l != 0 {
+		t.Fatalf("%g%% loss before the fault", l)
+	}
+	op := invoke(t, n, "start-lossy")
+	want := "iptables loss 50%"
+	if c.features(t)["tc-netem"] {
+		want = "netem loss 50%"
+	}
+	if !reflect.DeepEqual(op.Value, map[string]any{"n1": want}) {
+		t.Fatalf("start value %v", op.Value)
+	}
+	// Each echo request n1 sends is dropped with probability 0.5: 40 pings
+	// lose 20 on average, fewer than 8 or more than 32 once in 10⁴ runs.
+	l := c.pingLoss(t, "n1", "n2")
+	t.Logf("n1 → n2: %g%% loss", l)
+	if l < 20 || l > 80 {
+		t.Fatalf("n1 → n2: %g%% loss, want about 50%%", l)
+	}
+	if l := c.pingLoss(t, "n2", "n3"); l != 0 {
+		t.Fatalf("n2 → n3 (not targeted): %g%% loss", l)
+	}
+	op = invoke(t, n, "stop-lossy")
+	if !reflect.DeepEqual(op.Value, map[string]any{"n1": "healed"}) {
+		t.Fatalf("stop value %v", op.Value)
+	}
+	if l := c.pingLoss(t, "n1", "n2"); l != 0 {
+		t.Fatalf("%g%% loss after stop", l)
+	}
+	if s := c.jplanNetState(t, "n1"); s != "" {
+		t.Fatalf("left after stop: %q", s)
+	}
+}
+
+// transferTime sends size bytes from one node to another over TCP and
+// returns how long the receiver took to get them all.
+func (c *testCluster) transferTime(t *testing.T, from, to string, size int) time.Duration {
+	t.Helper()
+	const port = 7091
+	recv := fmt.Sprintf(`python3 - <<'PY'
+import socket, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", %d)); s.listen(1); s.settimeout(60)
+open("/tmp/jplan-recv-ready", "w").close()
+conn, _ = s.accept()
+t0 = time.monotonic(); n = 0
+while True:
+    b = conn.recv(65536)
+    if not b: break
+    n += len(b)
+print(n, time.monotonic() - t0)
+PY`, port)
+	var wg sync.WaitGroup
+	var out string
+	wg.Add(1)
+	c.sh(t, to, "rm -f /tmp/jplan-recv-ready")
+	go func() {
+		defer wg.Done()
+		res, err := c.byName[to].Exec(context.Background(), control.Command{Script: recv, Timeout: 90 * time.Second})
+		if err != nil {
+			t.Errorf("receiver: %v", err)
+		}
+		out = res.Stdout
+	}()
+	waitUntil(t, "the receiver listens", func() bool {
+		return c.sh(t, to, "test -e /tmp/jplan-recv-ready && echo y || echo n") == "y"
+	})
+	c.sh(t, from, fmt.Sprintf(`python3 -c 'import socket; s = socket.create_connection(("%s", %d)); s.sendall(b"x" * %d); s.close()'`, c.host[to], port, size))
+	wg.Wait()
+	f := strings.Fields(out)
+	if len(f) != 2 || f[0] != strconv.Itoa(size) {
+		t.Fatalf("receiver output %q", out)
+	}
+	secs, _ := strconv.ParseFloat(f[1], 64)
+	return time.Duration(secs * float64(time.Second))
+}
+
+func TestPacketRateLimit(t *testing.T) {
+	c := setup(t)
+	n := c.nemesis(t, eval.FaultConfig{Name: "thin", Type: "packet", Netem: map[string]string{"rate": "1mbit"},
+		Targets: eval.Targets{Nodes: []string{"n1"}}})
+	const size = 500_000 // 4 s at 1 mbit/s
+	if d := c.transferTime(t, "n1", "n2", size); d > time.Second {
+		t.Fatalf("unlimited transfer took %s", d)
+	}
+	op := invoke(t, n, "start-thin")
+	t.Logf("start: %v", op.Value)
+	d := c.transferTime(t, "n1", "n2", size)
+	t.Logf("500 kB from n1 at 1mbit: %s", d)
+	if d < 3*time.Second || d > 8*time.Second {
+		t.Fatalf("500 kB at 1 mbit/s took %s, want about 4s", d)
+	}
+	// Only n1's outgoing traffic is limited.
+	if d := c.transferTime(t, "n2", "n1", size); d > time.Second {
+		t.Fatalf("n2 → n1 took %s", d)
+	}
+	invoke(t, n, "stop-thin")
+	if d := c.transferTime(t, "n1", "n2", size); d > time.Second {
+		t.Fatalf("after stop the transfer took %s", d)
+	}
+}
+
+func TestPacketTeardownRemovesEverything(t *testing.T) {
+	c := setup(t)
+	n := c.nemesis(t,
+		eval.FaultConfig{Name: "both", Type: "packet", Netem: map[string]string{"loss": "30%", "rate": "10mbit"}, Targets: eval.Targets{Selection: "all"}},
+		eval.FaultConfig{Name: "part", Type: "partition", Topology: "one"})
+	op := invoke(t, n, "start-both")
+	if len(op.Value.(map[string]any)) != 3 {
+		t.Fatalf("start value %v", op.Value)
+	}
+	// Starting again replaces rather than stacks.
+	invoke(t, n, "start-both")
+	invoke(t, n, "start-part")
+	for _, node := range c.nodes {
+		s := c.jplanNetState(t, node.Name)
+		if !strings.Contains(s, "jplan-pkt-both") || (!c.features(t)["tc-netem"] && strings.Count(s, "-A jplan-pkt-both") != 2) {
+			t.Fatalf("%s: %q", node.Name, s)
+		}
+		if !strings.Contains(s, "qdisc htb 4a50:") {
+			t.Fatalf("%s: no qdisc: %q", node.Name, s)
+		}
+	}
+	if err := n.Teardown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, node := range c.nodes {
+		if s := c.jplanNetState(t, node.Name); s != "" {
+			t.Fatalf("%s: left after teardown: %q", node.Name, s)
+		}
+		if s := c.sh(t, node.Name, "iptables -w -S | grep -c JPLAN || true"); s != "0" {
+			t.Fatalf("%s: partition rules left", node.Name)
+		}
+	}
+	if l := c.pingLoss(t, "n1", "n2"); l != 0 {
+		t.Fatalf("%g%% loss after teardown", l)
+	}
+	if err := n.Teardown(context.Background()); err != nil {
+		t.Fatalf("second teardown: %v", err)
+	}
+}
