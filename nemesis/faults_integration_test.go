@@ -485,3 +485,101 @@ func TestPacketTeardownRemovesEverything(t *testing.T) {
 		t.Fatalf("second teardown: %v", err)
 	}
 }
+
+func TestFileBitflipEveryByte(t *testing.T) {
+	c := setup(t)
+	const f = "/tmp/jplan-nem-flip/data"
+	c.sh(t, "n2", "mkdir -p /tmp/jplan-nem-flip && head -c 100000 /dev/urandom >"+f+" && cp "+f+" /tmp/jplan-nem-flip.orig")
+	t.Cleanup(func() { c.sh(t, "n2", "rm -rf /tmp/jplan-nem-flip /tmp/jplan-nem-flip.orig") })
+	before := c.sh(t, "n2", "sha256sum <"+f)
+	n := c.nemesis(t, eval.FaultConfig{Name: "flip", Type: "file", Action: "bitflip", Path: f, Prob: 1,
+		Targets: eval.Targets{Nodes: []string{"n2"}}})
+	op := invoke(t, n, "start-flip")
+	v := op.Value.(map[string]any)["n2"].(map[string]any)
+	if v["files"] != 1.0 || v["bytes"] != 100000.0 || v["flipped"] != 100000.0 || v["seed"] == "" {
+		t.Fatalf("start value %v", op.Value)
+	}
+	if after := c.sh(t, "n2", "sha256sum <"+f); after == before {
+		t.Fatal("checksum unchanged")
+	}
+	// Compare byte by byte on the node: every byte differs, by one bit.
+	cmp := c.sh(t, "n2", `python3 -c '
+import sys
+a = open("/tmp/jplan-nem-flip.orig", "rb").read(); b = open("`+f+`", "rb").read()
+diff = [bin(x ^ y).count("1") for x, y in zip(a, b)]
+print(len(a), len(b), sum(1 for d in diff if d), max(diff))'`)
+	if cmp != "100000 100000 100000 1" {
+		t.Fatalf("size before, size after, bytes differing, most bits flipped in a byte: %s", cmp)
+	}
+	if op := invoke(t, n, "stop-flip"); op.Value != "nothing to undo" {
+		t.Fatalf("stop value %v", op.Value)
+	}
+}
+
+func TestFileTruncate(t *testing.T) {
+	c := setup(t)
+	const f = "/tmp/jplan-nem-trunc"
+	c.sh(t, "n1", "head -c 5000 /dev/urandom >"+f)
+	t.Cleanup(func() { c.sh(t, "n1", "rm -f "+f) })
+	prefix := c.sh(t, "n1", "head -c 4000 "+f+" | sha256sum")
+	n := c.nemesis(t, eval.FaultConfig{Name: "cut", Type: "file", Action: "truncate", Path: f, Bytes: 1000,
+		Targets: eval.Targets{Nodes: []string{"n1"}}})
+	op := invoke(t, n, "start-cut")
+	if !reflect.DeepEqual(op.Value, map[string]any{"n1": map[string]any{"files": 1.0, "before": 5000.0, "after": 4000.0}}) {
+		t.Fatalf("start value %v", op.Value)
+	}
+	if size := c.sh(t, "n1", "stat -c %s "+f); size != "4000" {
+		t.Fatalf("size %s after cutting 1000 of 5000 bytes", size)
+	}
+	if got := c.sh(t, "n1", "sha256sum <"+f); got != prefix {
+		t.Fatal("the bytes that remain changed")
+	}
+}
+
+func TestFileSnapshotStopRestores(t *testing.T) {
+	c := setup(t)
+	const dir = "/tmp/jplan-nem-data"
+	c.sh(t, "n1", "rm -rf "+dir+" && mkdir -p "+dir+"/wal && echo one >"+dir+"/wal/1 && head -c 20000 /dev/urandom >"+dir+"/state && chmod 600 "+dir+"/state")
+	t.Cleanup(func() { c.sh(t, "n1", "rm -rf "+dir) })
+	sum := func() string {
+		return c.sh(t, "n1", "cd "+dir+" && find . -type f | sort | xargs sha256sum; stat -c '%a %n' state")
+	}
+	orig := sum()
+	n := c.nemesis(t,
+		eval.FaultConfig{Name: "rewind", Type: "file", Action: "snapshot", Path: dir, Targets: eval.Targets{Nodes: []string{"n1"}}},
+		eval.FaultConfig{Name: "back", Type: "file", Action: "restore", Path: dir, Targets: eval.Targets{Nodes: []string{"n1"}}})
+	if op := invoke(t, n, "stop-rewind"); op.Value != "not started" {
+		t.Fatalf("stop before start: %v", op.Value)
+	}
+	op := invoke(t, n, "start-rewind")
+	if !reflect.DeepEqual(op.Value, map[string]any{"n1": map[string]any{"files": 2.0, "bytes": 20004.0}}) {
+		t.Fatalf("start value %v", op.Value)
+	}
+	// The database moves on.
+	c.sh(t, "n1", "echo two >"+dir+"/wal/2 && echo changed >"+dir+"/state && rm "+dir+"/wal/1")
+	if sum() == orig {
+		t.Fatal("modification had no effect")
+	}
+	op = invoke(t, n, "stop-rewind")
+	if v := op.Value.(map[string]any)["n1"].(map[string]any); v["files"] != 2.0 || v["from"] != "/var/lib/jplan/snapshots/rewind" {
+		t.Fatalf("stop value %v", op.Value)
+	}
+	if got := sum(); got != orig {
+		t.Fatalf("after stop:\n%s\nwant\n%s", got, orig)
+	}
+	// A restore fault finds the same snapshot, which stays until heal.
+	c.sh(t, "n1", "echo again >"+dir+"/state")
+	invoke(t, n, "start-back")
+	if got := sum(); got != orig {
+		t.Fatalf("after restore:\n%s\nwant\n%s", got, orig)
+	}
+	if err := n.Teardown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if out := c.sh(t, "n1", "ls /var/lib/jplan/snapshots 2>/dev/null | wc -l"); out != "0" {
+		t.Fatalf("%s snapshots left after teardown", out)
+	}
+	if op := invokeErr(t, n, "start-back"); !strings.Contains(op.Error, "no snapshot of "+dir) {
+		t.Fatalf("restore without a snapshot: %+v", op)
+	}
+}
