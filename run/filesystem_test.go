@@ -1,0 +1,62 @@
+package run_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/jplan/jplan/checker"
+	"github.com/jplan/jplan/eval"
+	"github.com/jplan/jplan/history"
+	"github.com/jplan/jplan/run"
+	"github.com/jplan/jplan/verdict"
+)
+
+// TestRedisLosesAcknowledgedWrites runs examples/redis-lost-writes.hcl:
+// Redis acknowledges writes it has not fsynced, the filesystem fault
+// simulates power failures that lose them, reads go back in time, and
+// jplan reports the history invalid. Afterwards nothing of faultfs is
+// left on the nodes.
+func TestRedisLosesAcknowledgedWrites(t *testing.T) {
+	info := env.Need(t)
+	out, err := run.Run(context.Background(), run.Options{
+		Path: "../examples/redis-lost-writes.hcl", NodesFile: info.NodesFile, Store: t.TempDir(),
+		Inputs: eval.InputOptions{Vars: []string{"duration=20s"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, _, err := verdict.ReadHistory(out.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	losses, lostBytes := 0, 0
+	for _, op := range h {
+		if op.Process != history.NemesisProcess || op.F != "start-power-loss" || op.Type != history.Info {
+			continue
+		}
+		if op.Error != "" {
+			t.Errorf("%s: %s", op.F, op.Error)
+		}
+		v, _ := op.Value.(map[string]any)
+		s, _ := v["n1"].(string)
+		var b, files int
+		if _, err := fmt.Sscanf(s, "lost %d unsynced bytes in %d files", &b, &files); err != nil || !strings.HasSuffix(s, "daemon restarted") {
+			t.Errorf("%s value %v", op.F, op.Value)
+		}
+		losses++
+		lostBytes += b
+	}
+	if losses < 3 || lostBytes == 0 {
+		t.Errorf("%d power losses losing %d bytes; want at least 3 losing some", losses, lostBytes)
+	}
+	if out.Result.Valid != checker.False {
+		t.Fatalf("verdict %v, want false: %+v", out.Result.Valid, out.Result.Results["linearizable"])
+	}
+	for n, r := range remotes(t, info.NodesFile) {
+		if got := sh(t, r, "grep faultfs /proc/mounts; ls -d /var/lib/jplan/redis-lost-writes* 2>/dev/null; pgrep -x jplan-faultfs"); got != "" {
+			t.Errorf("%s: left after the run: %q", n, got)
+		}
+	}
+}
