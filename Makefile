@@ -12,6 +12,7 @@ all: build
 build:
 	$(GO) build -o $(BIN) ./cmd/jplan
 	CGO_ENABLED=0 $(GO) build -o bin/jplan-agent ./cmd/jplan-agent
+	CGO_ENABLED=0 $(GO) build -o bin/jplan-faultfs ./cmd/jplan-faultfs
 
 # Every test: formatting and vet, the examples, unit and integration tests
 # (integration tests need Docker; JPLAN_REQUIRE_DOCKER=1 makes them fail

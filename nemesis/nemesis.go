@@ -214,10 +214,21 @@ func (n *Nemesis) grudge(cfg eval.FaultConfig) (Grudge, error) {
 // Setup clears partitions a previous, interrupted run may have left, so the
 // test starts fully connected (Jepsen's partitioner heals at setup too).
 func (n *Nemesis) Setup(ctx context.Context) error {
-	if !n.hasPartitions() {
-		return nil
+	if n.hasPartitions() {
+		if err := n.healNetwork(ctx); err != nil {
+			return err
+		}
 	}
-	return n.healNetwork(ctx)
+	// Faults that must be in place before the test starts (a filesystem
+	// mounted under the database) prepare now, in plan order.
+	for _, name := range n.order {
+		if s, ok := n.faults[name].(interface{ setup(context.Context) error }); ok {
+			if err := s.setup(ctx); err != nil {
+				return fmt.Errorf("fault %s: setup: %w", name, err)
+			}
+		}
+	}
+	return nil
 }
 
 func (n *Nemesis) hasPartitions() bool {
