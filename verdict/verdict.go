@@ -88,6 +88,10 @@ func Checkers(cfgs []eval.CheckerConfig) (map[string]checker.Checker, error) {
 			out[c.Kind] = checker.Perf(checker.PerfOptions{})
 		case "timeline":
 			out[c.Kind] = checker.Timeline(checker.TimelineOptions{})
+		case "set":
+			out[c.Kind] = checker.Set(checker.SetOptions{AddF: c.AddF, ReadF: c.ReadF})
+		case "counter":
+			out[c.Kind] = checker.Counter(checker.CounterOptions{AddF: c.AddF, ReadF: c.ReadF})
 		default:
 			return nil, fmt.Errorf("checker %q is not implemented yet", c.Kind)
 		}
