@@ -348,6 +348,10 @@ type CheckerConfig struct {
 	// Initial is the linearizable model's value before the test (jplan
 	// check --initial); nil for plans.
 	Initial any
+	// StrictNilReads: an ok read of null means the register was empty.
+	// True for plans (their result expressions say what a read saw; an
+	// unknown read is info), false for Jepsen histories (Knossos' rule).
+	StrictNilReads bool
 }
 
 // CheckerModels are the linearizable checker's models.
@@ -361,6 +365,9 @@ func (e *Evaluator) Checker(c *lang.Checker) (CheckerConfig, hcl.Diagnostics) {
 	diags = append(diags, ds...)
 	cc.TimeLimit, ds = duration(c.Args.Expr("time_limit"), e.root, "time_limit", 0, false)
 	diags = append(diags, ds...)
+	nilReads, ds := oneOfStrings(c.Args.Expr("nil_reads"), e.root, "nil_reads", "empty", "empty", "unknown")
+	diags = append(diags, ds...)
+	cc.StrictNilReads = nilReads == "empty"
 	cc.AddF, ds = str(c.Args.Expr("add"), e.root, "add", "add")
 	diags = append(diags, ds...)
 	cc.ReadF, ds = str(c.Args.Expr("read"), e.root, "read", "read")

@@ -16,6 +16,7 @@ var CheckerKinds = map[string]Schema{
 	"linearizable": registerSchema("checker:linearizable", Schema{Attrs: []AttrSpec{
 		{Name: "model", Required: true, Doc: `"register", "cas-register" or "multi-register"`},
 		{Name: "time_limit", Doc: "give up (valid = unknown) after this long"},
+		{Name: "nil_reads", Doc: `"empty" (a read of null means the register was empty; default) or "unknown" (Knossos: consistent with any state)`},
 	}}),
 	"stats":    registerSchema("checker:stats", Schema{}),
 	"perf":     registerSchema("checker:perf", Schema{}),

@@ -281,8 +281,9 @@ func TestNewRejects(t *testing.T) {
 		f    eval.FaultConfig
 		want string
 	}{
-		{eval.FaultConfig{Name: "c", Type: "clock"}, "fault c: fault type clock is not implemented yet"},
-		{eval.FaultConfig{Name: "p", Type: "packet"}, "fault type packet is not implemented yet"},
+		{eval.FaultConfig{Name: "c", Type: "clock"}, `fault c: unknown clock mode ""`},
+		{eval.FaultConfig{Name: "p", Type: "packet"}, "needs at least one of delay"},
+		{eval.FaultConfig{Name: "z", Type: "quantum"}, "fault type quantum is not implemented yet"},
 		{eval.FaultConfig{Name: "k", Type: "kill"}, "needs daemon"},
 		{eval.FaultConfig{Name: "k", Type: "kill", DB: "etcd", Daemon: "etcd"}, "daemon etcd of db etcd is not defined"},
 		{eval.FaultConfig{Name: "p", Type: "partition", Groups: [][]string{{"n1"}, {"n7"}}}, `"n7"`},

@@ -51,8 +51,12 @@ func TestRedisLosesAcknowledgedWrites(t *testing.T) {
 	if losses < 3 || lostBytes == 0 {
 		t.Errorf("%d power losses losing %d bytes; want at least 3 losing some", losses, lostBytes)
 	}
-	if out.Result.Valid != checker.False {
-		t.Fatalf("verdict %v, want false: %+v", out.Result.Valid, out.Result.Results["linearizable"])
+	set := out.Result.Results["set"]
+	if out.Result.Valid != checker.False || set.Valid != checker.False {
+		t.Fatalf("verdict %v (set %v: %s), want false: acknowledged adds must be lost", out.Result.Valid, set.Valid, set.Summary)
+	}
+	if !strings.Contains(set.Summary, "acknowledged adds lost") {
+		t.Errorf("set checker summary %q does not report lost adds", set.Summary)
 	}
 	for n, r := range remotes(t, info.NodesFile) {
 		if got := sh(t, r, "grep faultfs /proc/mounts; ls -d /var/lib/jplan/redis-lost-writes* 2>/dev/null; pgrep -x jplan-faultfs"); got != "" {

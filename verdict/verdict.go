@@ -63,10 +63,10 @@ func ReadHistory(path string) (h []history.Op, dir string, err error) {
 // composition Jepsen's register tests use — and stats when asked: stats
 // calls a history invalid when some f never succeeded, which a history
 // Knossos judges linearizable may well be.
-func DefaultCheckers(model string, initial any, stats bool) []eval.CheckerConfig {
+func DefaultCheckers(model string, initial any, stats, strictNilReads bool) []eval.CheckerConfig {
 	var out []eval.CheckerConfig
 	if model != "none" {
-		out = append(out, eval.CheckerConfig{Kind: "linearizable", Model: model, Initial: initial})
+		out = append(out, eval.CheckerConfig{Kind: "linearizable", Model: model, Initial: initial, StrictNilReads: strictNilReads})
 	}
 	if stats {
 		out = append(out, eval.CheckerConfig{Kind: "stats"})
@@ -81,7 +81,7 @@ func Checkers(cfgs []eval.CheckerConfig) (map[string]checker.Checker, error) {
 	for _, c := range cfgs {
 		switch c.Kind {
 		case "linearizable":
-			out[c.Kind] = checker.Linearizable(checker.LinearizableOptions{Model: checker.Model(c.Model), TimeLimit: c.TimeLimit, Initial: c.Initial})
+			out[c.Kind] = checker.Linearizable(checker.LinearizableOptions{Model: checker.Model(c.Model), TimeLimit: c.TimeLimit, Initial: c.Initial, StrictNilReads: c.StrictNilReads})
 		case "stats":
 			out[c.Kind] = checker.Stats()
 		case "perf":

@@ -34,6 +34,7 @@ func cmdCheck(env *cliEnv, args []string) int {
 	timeLimit := fs.Duration("time-limit", 0, "give up after this long (result: unknown); 0 for no limit")
 	initial := fs.String("initial", "", "the register's value before the history, as JSON (default null); for a txn multi-register a map, e.g. '{\"x\":0,\"y\":0}'")
 	withStats := fs.Bool("stats", false, "also run the stats checker (invalid when some f never succeeds), as a plan's checker \"stats\" does")
+	nilReads := fs.String("nil-reads", "unknown", "what an ok read of nil means: unknown (Knossos: consistent with any state) or empty (the register held nothing)")
 	asJSON := fs.Bool("json", false, "print the results as JSON")
 	noColor := fs.Bool("no-color", false, "never color the output")
 	args2, err := parseInterleaved(fs, args)
@@ -50,6 +51,10 @@ func cmdCheck(env *cliEnv, args []string) int {
 	case "register", "cas-register", "multi-register", "none":
 	default:
 		fmt.Fprintf(env.stderr, "jplan check: unknown model %q (want register, cas-register, multi-register or none)\n", *model)
+		return exitBadArgs
+	}
+	if *nilReads != "unknown" && *nilReads != "empty" {
+		fmt.Fprintf(env.stderr, "jplan check: --nil-reads %q: want unknown or empty\n", *nilReads)
 		return exitBadArgs
 	}
 	var init any
@@ -77,7 +82,7 @@ func cmdCheck(env *cliEnv, args []string) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	cfgs := verdict.DefaultCheckers(*model, init, *withStats)
+	cfgs := verdict.DefaultCheckers(*model, init, *withStats, *nilReads == "empty")
 	res := verdict.Check(ctx, h, cfgs, checker.Options{Dir: *out, TimeLimit: *timeLimit})
 	if *out != "" {
 		if err := checker.WriteResults(filepath.Join(*out, "results.json"), res); err != nil {
