@@ -352,3 +352,38 @@ func TestPostgresExampleOnCluster(t *testing.T) {
 		t.Errorf("only %d ok ops: the clients barely reached PostgreSQL", out.Summary.OK)
 	}
 }
+
+// TestEtcdChaosOnCluster runs examples/etcd-chaos.hcl: a fault package of
+// partitions, crashes, pauses and packet loss, overlapping at random;
+// every listed fault is started and healed, and etcd stays linearizable.
+func TestEtcdChaosOnCluster(t *testing.T) {
+	info := env.Need(t)
+	out, err := run.Run(context.Background(), run.Options{
+		Path: "../examples/etcd-chaos.hcl", NodesFile: info.NodesFile, Store: t.TempDir(),
+		Inputs: eval.InputOptions{Vars: []string{"duration=30s"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Result.Valid != checker.True {
+		t.Fatalf("verdict %v: %+v", out.Result.Valid, out.Result.Results["linearizable"])
+	}
+	h, _, err := verdict.ReadHistory(out.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	started := map[string]bool{}
+	for _, op := range h {
+		if op.Process == history.NemesisProcess && op.Type != history.Invoke && strings.HasPrefix(op.F, "start-") {
+			started[op.F] = true
+		}
+	}
+	if len(started) < 2 {
+		t.Errorf("the package started only %v in 30 s", started)
+	}
+	for n, r := range remotes(t, info.NodesFile) {
+		if rules := sh(t, r, "iptables -S | grep -i jplan || true"); rules != "" {
+			t.Errorf("%s: fault rules left after the run:\n%s", n, rules)
+		}
+	}
+}
