@@ -92,6 +92,8 @@ func Checkers(cfgs []eval.CheckerConfig) (map[string]checker.Checker, error) {
 			out[c.Kind] = checker.Set(checker.SetOptions{AddF: c.AddF, ReadF: c.ReadF})
 		case "counter":
 			out[c.Kind] = checker.Counter(checker.CounterOptions{AddF: c.AddF, ReadF: c.ReadF})
+		case "clock":
+			out[c.Kind] = checker.ClockPlot()
 		default:
 			return nil, fmt.Errorf("checker %q is not implemented yet", c.Kind)
 		}
@@ -101,7 +103,8 @@ func Checkers(cfgs []eval.CheckerConfig) (map[string]checker.Checker, error) {
 
 // Check runs the checkers on h and merges their verdicts (false beats
 // unknown beats true). A checker that cannot be built makes the result
-// unknown with the reason.
+// unknown with the reason. When h has clock-fault completions, the clock
+// plot (checker.ClockPlot) is added to the checkers asked for.
 func Check(ctx context.Context, h []history.Op, cfgs []eval.CheckerConfig, opts checker.Options) checker.Result {
 	cs, err := Checkers(cfgs)
 	if err != nil {
@@ -109,6 +112,10 @@ func Check(ctx context.Context, h []history.Op, cfgs []eval.CheckerConfig, opts 
 	}
 	if len(cs) == 0 {
 		return checker.Result{Valid: checker.Unknown, Summary: "no checkers: add a checker block to the plan"}
+	}
+	// Clock faults' offsets are plotted whether or not the plan asked.
+	if _, ok := cs["clock"]; !ok && checker.HasClockOps(h) {
+		cs["clock"] = checker.ClockPlot()
 	}
 	return checker.Run(ctx, checker.Compose(cs), h, opts)
 }
