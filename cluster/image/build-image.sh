@@ -28,7 +28,7 @@ PACKAGES=(
 	openssh-server sudo tini
 	iptables iproute2 procps psmisc kmod iputils-ping netcat-openbsd curl
 	ca-certificates ntpsec-ntpdate faketime fuse3
-	etcd-server etcd-client redis-server postgresql
+	etcd-server etcd-client redis-server postgresql zookeeperd
 	python3 less
 )
 
