@@ -77,7 +77,7 @@ func cmdRun(env *cliEnv, args []string) int {
 	}()
 
 	parser := lang.NewParser()
-	pl := newProgressLine(env, colored)
+	pl := newProgressLine(env)
 	out, err := run.Run(ctx, run.Options{
 		Path:           pos[0],
 		Parser:         parser,
@@ -135,8 +135,8 @@ type progressLine struct {
 	shown    bool
 }
 
-func newProgressLine(env *cliEnv, colored bool) *progressLine {
-	return &progressLine{env: env, terminal: useColor(env, env.stderr, false) || colored}
+func newProgressLine(env *cliEnv) *progressLine {
+	return &progressLine{env: env, terminal: isTerminal(env.stderr) && env.getenv("TERM") != "dumb"}
 }
 
 func (p *progressLine) update(pr runner.Progress) {

@@ -17,6 +17,12 @@ func useColor(env *cliEnv, w io.Writer, noColor bool) bool {
 	if noColor || env.getenv("NO_COLOR") != "" || env.getenv("TERM") == "dumb" {
 		return false
 	}
+	return isTerminal(w)
+}
+
+// isTerminal reports whether w is a terminal (for the live progress line,
+// which NO_COLOR does not turn off).
+func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
 }
