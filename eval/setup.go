@@ -197,7 +197,11 @@ func (e *Evaluator) DB(d *lang.DB, n *Node) (DBConfig, hcl.Diagnostics) {
 	for _, dm := range d.Daemons {
 		dc, ds := e.daemon(d, dm, ctx)
 		add(ds)
-		c.Daemons = append(c.Daemons, dc)
+		on, ds := e.daemonOn(dm, n)
+		add(ds)
+		if on {
+			c.Daemons = append(c.Daemons, dc)
+		}
 	}
 	c.Setup, ds = commands(d.Setup, ctx, "setup")
 	add(ds)
@@ -247,6 +251,29 @@ func (e *Evaluator) daemon(d *lang.DB, dm *lang.Daemon, ctx *hcl.EvalContext) (D
 		add(ds)
 	}
 	return c, diags
+}
+
+// daemonOn reports whether a daemon runs on node n: its nodes argument,
+// a list of node names evaluated once, says where; every node without it.
+// With an unknown node (validation) it checks the names and says true.
+func (e *Evaluator) daemonOn(dm *lang.Daemon, n *Node) (bool, hcl.Diagnostics) {
+	if dm.Nodes == nil {
+		return true, nil
+	}
+	names, diags := stringList(dm.Nodes, e.root, "nodes")
+	if diags.HasErrors() {
+		return true, diags
+	}
+	diags = append(diags, e.checkNodeNames(dm.Nodes, names, "nodes")...)
+	if n == nil {
+		return true, diags
+	}
+	for _, name := range names {
+		if name == n.Name {
+			return true, diags
+		}
+	}
+	return false, diags
 }
 
 func validMode(s string) bool {

@@ -3,8 +3,8 @@
 # primary's server is killed and the network partitioned. PostgreSQL with
 # fsync on recovers every committed write: expect linearizable.
 #
-# Every node runs a server of its own (the db block runs on all nodes); the
-# clients use only the primary's.
+# The server runs on the primary only (the daemon's nodes); every node has
+# the package, so clients run psql on their own node.
 
 variable "duration" {
   type    = string
@@ -52,6 +52,7 @@ db "postgres" {
     ]
     user    = "postgres"
     logfile = "/var/log/jplan-postgres.log"
+    nodes   = [nodes[0].name]
     ready {
       command = "${local.bin}/pg_isready -q -h 127.0.0.1"
     }

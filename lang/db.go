@@ -61,7 +61,9 @@ type Daemon struct {
 	User    hcl.Expression
 	Pidfile hcl.Expression
 	Logfile hcl.Expression
-	Ready   *Ready
+	// Nodes limits the daemon to some nodes (names); all when absent.
+	Nodes hcl.Expression
+	Ready *Ready
 
 	DeclRange hcl.Range
 }
@@ -113,6 +115,7 @@ var (
 			{Name: "user", Doc: "user it runs as"},
 			{Name: "pidfile", Doc: "where its pid is kept"},
 			{Name: "logfile", Doc: "where its stdout and stderr go"},
+			{Name: "nodes", Doc: "the nodes it runs on (names); every node when absent"},
 		},
 		Blocks: []BlockSpec{{Type: "ready", Single: true}},
 	})
@@ -196,6 +199,7 @@ func decodeDaemon(blk *hcl.Block) (*Daemon, hcl.Diagnostics) {
 		User:      expr(c, "user"),
 		Pidfile:   expr(c, "pidfile"),
 		Logfile:   expr(c, "logfile"),
+		Nodes:     expr(c, "nodes"),
 		DeclRange: blk.DefRange,
 	}
 	if dg := checkName("daemon", d.Name, blk.LabelRanges[0]); dg != nil {

@@ -51,3 +51,10 @@ db "etcd" {
 phase "main" {
   clients = sleep("1s")
 }
+
+db "single" {
+  daemon "server" {
+    command = "/bin/server"
+    nodes   = ["n7"] # ERROR: is not one of the test's nodes
+  }
+}
