@@ -24,6 +24,20 @@ var env = clustertest.New("jplan-runtest", "10.231.60.0/24", 3)
 
 func TestMain(m *testing.M) { os.Exit(env.Main(m)) }
 
+// runExample runs one of the examples on the cluster as a user would, with
+// a shorter main phase, and fails the test if the run itself fails.
+func runExample(t *testing.T, nodesFile, path, duration string) *run.Outcome {
+	t.Helper()
+	out, err := run.Run(context.Background(), run.Options{
+		Path: path, NodesFile: nodesFile, Store: t.TempDir(),
+		Inputs: eval.InputOptions{Vars: []string{"duration=" + duration}},
+	})
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return out
+}
+
 func remotes(t *testing.T, nodesFile string) map[string]control.Remote {
 	t.Helper()
 	nf, err := control.ReadNodesFile(nodesFile)
@@ -53,13 +67,7 @@ func sh(t *testing.T, r control.Remote, script string) string {
 // linearizable, with the nodes' logs in the run directory.
 func TestEtcdExampleOnCluster(t *testing.T) {
 	info := env.Need(t)
-	out, err := run.Run(context.Background(), run.Options{
-		Path: "../examples/etcd.hcl", NodesFile: info.NodesFile, Store: t.TempDir(),
-		Inputs: eval.InputOptions{Vars: []string{"duration=25s"}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	out := runExample(t, info.NodesFile, "../examples/etcd.hcl", "25s")
 	if out.Result.Valid != checker.True {
 		t.Fatalf("verdict %v: %+v", out.Result.Valid, out.Result.Results["linearizable"])
 	}
@@ -97,13 +105,7 @@ func TestEtcdExampleOnCluster(t *testing.T) {
 // serves stale reads in a real run, and jplan reports it.
 func TestRedisReplicasAreNotLinearizable(t *testing.T) {
 	info := env.Need(t)
-	out, err := run.Run(context.Background(), run.Options{
-		Path: "../examples/redis.hcl", NodesFile: info.NodesFile, Store: t.TempDir(),
-		Inputs: eval.InputOptions{Vars: []string{"duration=15s"}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	out := runExample(t, info.NodesFile, "../examples/redis.hcl", "15s")
 	if out.Result.Valid != checker.False {
 		t.Fatalf("verdict %v, want false: %+v", out.Result.Valid, out.Result.Results["linearizable"])
 	}
@@ -338,13 +340,7 @@ func TestInterruptMidPartition(t *testing.T) {
 // write through a kill of its server and a partition: linearizable.
 func TestPostgresExampleOnCluster(t *testing.T) {
 	info := env.Need(t)
-	out, err := run.Run(context.Background(), run.Options{
-		Path: "../examples/postgres.hcl", NodesFile: info.NodesFile, Store: t.TempDir(),
-		Inputs: eval.InputOptions{Vars: []string{"duration=20s"}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	out := runExample(t, info.NodesFile, "../examples/postgres.hcl", "20s")
 	if out.Result.Valid != checker.True {
 		t.Fatalf("verdict %v: %+v", out.Result.Valid, out.Result.Results["linearizable"])
 	}
@@ -358,13 +354,7 @@ func TestPostgresExampleOnCluster(t *testing.T) {
 // every listed fault is started and healed, and etcd stays linearizable.
 func TestEtcdChaosOnCluster(t *testing.T) {
 	info := env.Need(t)
-	out, err := run.Run(context.Background(), run.Options{
-		Path: "../examples/etcd-chaos.hcl", NodesFile: info.NodesFile, Store: t.TempDir(),
-		Inputs: eval.InputOptions{Vars: []string{"duration=30s"}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	out := runExample(t, info.NodesFile, "../examples/etcd-chaos.hcl", "30s")
 	if out.Result.Valid != checker.True {
 		t.Fatalf("verdict %v: %+v", out.Result.Valid, out.Result.Results["linearizable"])
 	}

@@ -1,15 +1,12 @@
 package run_test
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/jplan/jplan/checker"
-	"github.com/jplan/jplan/eval"
 	"github.com/jplan/jplan/history"
-	"github.com/jplan/jplan/run"
 	"github.com/jplan/jplan/verdict"
 )
 
@@ -20,13 +17,7 @@ import (
 // left on the nodes.
 func TestRedisLosesAcknowledgedWrites(t *testing.T) {
 	info := env.Need(t)
-	out, err := run.Run(context.Background(), run.Options{
-		Path: "../examples/redis-lost-writes.hcl", NodesFile: info.NodesFile, Store: t.TempDir(),
-		Inputs: eval.InputOptions{Vars: []string{"duration=20s"}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	out := runExample(t, info.NodesFile, "../examples/redis-lost-writes.hcl", "20s")
 	h, _, err := verdict.ReadHistory(out.Dir)
 	if err != nil {
 		t.Fatal(err)
