@@ -7,14 +7,40 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/jplan/jplan/builtins"
 	"github.com/jplan/jplan/generator"
+	"github.com/jplan/jplan/lang"
+	"github.com/zclconf/go-cty/cty"
 )
 
 // Schedule is the plan's generator compiled for the runner, with the
-// operations its leaves refer to.
+// operations its leaves refer to. It is kept in two parts, as in Jepsen: the
+// main part, which a time limit bounds, and the final part (healing,
+// recovery, final reads), which runs after it whatever the time limit.
 type Schedule struct {
-	Generator generator.Generator
+	// Main is the non-final phases in order, bounded by test.time_limit.
+	Main generator.Generator
+	// Final is the final phases in order, each bounded only by its own
+	// time_limit; nil when the plan has none.
+	Final generator.Generator
 	// Ops are the plan's operations keyed by the f they record.
 	Ops map[string]*OpSpec
+}
+
+// Generator is the whole schedule: the main part, then, once every worker
+// has finished it, the final part.
+func (s *Schedule) Generator() generator.Generator {
+	if s.Final == nil {
+		return s.Main
+	}
+	return generator.Phases(s.Main, s.Final)
+}
+
+// LimitMain bounds the main part by d as well (jplan run --time-limit),
+// counted from its first op; the final part still runs after it. A d of 0
+// or less changes nothing.
+func (s *Schedule) LimitMain(d time.Duration) {
+	if d > 0 {
+		s.Main = generator.TimeLimit(d, s.Main)
+	}
 }
 
 // FaultF returns the nemesis op names of a fault's start and stop, the
@@ -22,11 +48,13 @@ type Schedule struct {
 // read.
 func FaultF(fault, action string) string { return action + "-" + fault }
 
-// CompileSchedule turns the plan's phases into one runtime generator:
+// CompileSchedule turns the plan's phases into the runtime schedule:
 // phases run in order, each starting when every worker has finished the
 // previous one (Jepsen's phases); a phase's clients and nemesis generators
 // run side by side; time limits bound a phase from its first op, and the
-// test's time_limit bounds all of them.
+// test's time_limit bounds the non-final phases together. Final phases run
+// after those, each bounded only by its own time_limit, like the final
+// generator Jepsen runs after the time-limited main one.
 //
 // An operation reference is a stream: operation.read emits reads for as
 // long as it is asked, each with a freshly evaluated value, like a Jepsen
@@ -35,15 +63,15 @@ func FaultF(fault, action string) string { return action + "-" + fault }
 // so nemesis schedules read as sequences.
 func (e *Evaluator) CompileSchedule() (*Schedule, hcl.Diagnostics) {
 	s := &Schedule{Ops: map[string]*OpSpec{}}
-	var diags hcl.Diagnostics
 	byName := map[string]*OpSpec{}
 	for _, o := range e.Plan.Operations {
 		spec := e.OpSpec(o.Name)
 		byName[o.Name] = spec
 		s.Ops[spec.F] = spec // Validate made f unique
 	}
-	var phases []generator.Generator
-	for _, ph := range e.Plan.Phases {
+	finals, diags := e.phaseFinals()
+	var main, final []generator.Generator
+	for i, ph := range e.Plan.Phases {
 		var parts []generator.Generator
 		for _, part := range []struct {
 			expr hcl.Expression
@@ -84,19 +112,62 @@ func (e *Evaluator) CompileSchedule() (*Schedule, hcl.Diagnostics) {
 		if limit > 0 {
 			pg = generator.TimeLimit(limit, pg)
 		}
-		phases = append(phases, pg)
+		if finals[i] {
+			final = append(final, pg)
+		} else {
+			main = append(main, pg)
+		}
 	}
 	if diags.HasErrors() {
 		return nil, diags
 	}
-	g := generator.Phases(phases...)
+	s.Main = generator.Phases(main...)
 	if limit, ds := e.TimeLimit(); limit > 0 {
-		g = generator.TimeLimit(limit, g)
+		s.Main = generator.TimeLimit(limit, s.Main)
 	} else {
 		diags = append(diags, ds...)
 	}
-	s.Generator = g
+	if len(final) > 0 {
+		s.Final = generator.Phases(final...)
+	}
 	return s, diags
+}
+
+// phaseFinals resolves every phase's final argument, in the plan's order,
+// and reports a non-final phase written after a final one: the final part
+// runs after the whole main part, so such a plan would not run in the order
+// it is written. A final whose value is unknown (validation without a
+// variable's value) counts as false and is not checked for order.
+func (e *Evaluator) phaseFinals() ([]bool, hcl.Diagnostics) {
+	var diags hcl.Diagnostics
+	finals := make([]bool, len(e.Plan.Phases))
+	var firstFinal *lang.Phase
+	for i, ph := range e.Plan.Phases {
+		if ph.Final != nil {
+			v, ds := evalAs(ph.Final, e.root, cty.Bool, "final")
+			diags = append(diags, ds...)
+			if ds.HasErrors() || !v.IsWhollyKnown() {
+				continue
+			}
+			finals[i] = !v.IsNull() && v.True()
+		}
+		switch {
+		case finals[i]:
+			if firstFinal == nil {
+				firstFinal = ph
+			}
+		case firstFinal != nil:
+			rng := ph.DeclRange
+			if ph.Final != nil {
+				rng = ph.Final.Range()
+			}
+			diags = append(diags, errDiag("Phase after the final phases",
+				fmt.Sprintf("phase %q is not final but comes after the final phase %q (%s). Final phases run after all the others, which the test's time limit bounds, so the plan would not run in the order it is written: set final = true in phase %q as well, or move it before phase %q.",
+					ph.Name, firstFinal.Name, firstFinal.DeclRange, ph.Name, firstFinal.Name),
+				rng))
+		}
+	}
+	return finals, diags
 }
 
 func compileGen(g *builtins.Generator, ops map[string]*OpSpec) (generator.Generator, error) {

@@ -42,7 +42,7 @@ func TestEtcdSchedule(t *testing.T) {
 	}
 	seed, _, _ := e.Seed()
 	sim := func() []history.Op {
-		h, err := generator.Simulate(s.Generator, generator.SimConfig{
+		h, err := generator.Simulate(s.Generator(), generator.SimConfig{
 			Concurrency: conc, Seed: uint64(seed),
 			Latency: func(history.Op) time.Duration { return 5 * time.Millisecond },
 		})
@@ -155,7 +155,7 @@ func TestOpSpecRoundTrip(t *testing.T) {
 
 func TestEverythingCompiles(t *testing.T) {
 	_, s := compile(t, filepath.Join("..", "testdata", "valid", "everything.hcl"))
-	h, err := generator.Simulate(s.Generator, generator.SimConfig{Concurrency: 6, Seed: 1, MaxOps: 5000,
+	h, err := generator.Simulate(s.Generator(), generator.SimConfig{Concurrency: 6, Seed: 1, MaxOps: 5000,
 		Latency: func(history.Op) time.Duration { return time.Millisecond }})
 	if err != nil {
 		t.Fatal(err)

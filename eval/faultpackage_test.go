@@ -74,7 +74,7 @@ func compileSource(t *testing.T, src string) (*eval.Evaluator, *eval.Schedule) {
 func TestFaultPackageSchedule(t *testing.T) {
 	_, s := compileSource(t, packagePlan)
 	sim := func(seed uint64) []history.Op {
-		h, err := generator.Simulate(s.Generator, generator.SimConfig{
+		h, err := generator.Simulate(s.Generator(), generator.SimConfig{
 			Concurrency: 1, Seed: seed,
 			Latency: func(history.Op) time.Duration { return 10 * time.Millisecond },
 		})

@@ -190,10 +190,11 @@ func (e *Evaluator) validateOperation(o *lang.Operation, kind string) hcl.Diagno
 	return diags
 }
 
-// validatePhases checks that every phase's generators are generators, and
-// that client generators hold no faults and the nemesis's no operations.
+// validatePhases checks that every phase's generators are generators, that
+// client generators hold no faults and the nemesis's no operations, and that
+// final phases come after all the others.
 func (e *Evaluator) validatePhases() (map[string]bool, hcl.Diagnostics) {
-	var diags hcl.Diagnostics
+	_, diags := e.phaseFinals()
 	if len(e.Plan.Phases) == 0 && e.Plan.Test != nil {
 		diags = append(diags, errDiag("No phases",
 			`The plan schedules nothing: add a phase block, e.g. phase "main" { clients = mix([operation.read, operation.write]) }.`,

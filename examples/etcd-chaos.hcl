@@ -154,14 +154,17 @@ phase "main" {
 }
 
 phase "heal" {
+  final   = true
   nemesis = faults.chaos.final
 }
 
 phase "recover" {
+  final   = true
   clients = sleep("10s")
 }
 
 phase "final" {
+  final   = true
   clients = each_thread(once(operation.read))
 }
 

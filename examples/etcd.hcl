@@ -136,14 +136,17 @@ phase "main" {
 }
 
 phase "heal" {
+  final   = true
   nemesis = [fault.partition.stop, fault.crash.stop]
 }
 
 phase "recover" {
+  final   = true
   clients = sleep("10s")
 }
 
 phase "final" {
+  final   = true
   clients = each_thread(once(operation.read))
 }
 

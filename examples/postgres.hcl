@@ -121,10 +121,12 @@ phase "main" {
 }
 
 phase "heal" {
+  final   = true
   nemesis = [fault.crash.stop, fault.partition.stop]
 }
 
 phase "final" {
+  final   = true
   clients = [sleep("5s"), each_thread(once(operation.read))]
 }
 

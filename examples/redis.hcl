@@ -98,6 +98,7 @@ phase "main" {
 }
 
 phase "heal" {
+  final   = true
   nemesis = fault.partition.stop
 }
 

@@ -111,6 +111,7 @@ phase "main" {
 }
 
 phase "heal" {
+  final   = true
   nemesis = [fault.partition.stop, fault.crash.stop]
 }
 

@@ -153,6 +153,40 @@ operation "write" {
 	}
 }
 
+// TestPhaseFinalDecoded: a phase's final argument is kept as an
+// expression with its range, like the other phase arguments; a phase
+// without one has none.
+func TestPhaseFinalDecoded(t *testing.T) {
+	dir := t.TempDir()
+	path := write(t, dir, "p.hcl", `test "t" {}
+phase "main" {
+  clients = sleep(1)
+}
+phase "heal" {
+  clients = sleep(1)
+  final   = var.heal_is_final
+}
+`)
+	_, plans, diags := lang.Load(lang.NewParser(), path)
+	if diags.HasErrors() {
+		t.Fatal(summaries(diags))
+	}
+	phases := plans[0].Phases
+	if len(phases) != 2 || phases[0].Final != nil {
+		t.Fatalf("want two phases, the first without final: %+v", phases)
+	}
+	f := phases[1].Final
+	if f == nil {
+		t.Fatal("final not decoded")
+	}
+	if r := f.Range(); r.Start.Line != 7 || r.Filename != path {
+		t.Errorf("final range = %s, want line 7", r)
+	}
+	if vars := f.Variables(); len(vars) != 1 || vars[0].RootName() != "var" {
+		t.Errorf("final refers to %v, want var", vars)
+	}
+}
+
 func BenchmarkRejectHuge(b *testing.B) {
 	dir := b.TempDir()
 	path := write(b, dir, "huge.hcl", "# "+strings.Repeat("x", 10<<20))

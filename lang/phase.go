@@ -16,6 +16,10 @@ type Phase struct {
 	Generator hcl.Expression
 	// TimeLimit bounds the phase, counted from its first op.
 	TimeLimit hcl.Expression
+	// Final marks a phase of the final generator (healing, recovery, final
+	// reads), which runs after the main phases and is not cut by the test's
+	// time limit. A bool; final phases come after every other phase.
+	Final hcl.Expression
 
 	DeclRange hcl.Range
 }
@@ -25,6 +29,7 @@ var phaseSchema = registerSchema("phase", Schema{Attrs: []AttrSpec{
 	{Name: "nemesis", Doc: "generator for the nemesis"},
 	{Name: "generator", Doc: "a combined generator using clients() and nemesis()"},
 	{Name: "time_limit", Doc: "bound on the phase, from its first op"},
+	{Name: "final", Doc: "part of the final generator, after the test's time limit"},
 }})
 
 func decodePhase(blk *hcl.Block) (*Phase, hcl.Diagnostics) {
@@ -35,6 +40,7 @@ func decodePhase(blk *hcl.Block) (*Phase, hcl.Diagnostics) {
 		Nemesis:   expr(c, "nemesis"),
 		Generator: expr(c, "generator"),
 		TimeLimit: expr(c, "time_limit"),
+		Final:     expr(c, "final"),
 		DeclRange: blk.DefRange,
 	}
 	if d := checkName("phase", p.Name, blk.LabelRanges[0]); d != nil {

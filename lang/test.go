@@ -14,7 +14,8 @@ type Test struct {
 	// Seed fixes the random choices of a run: operation values and the
 	// fault schedule.
 	Seed hcl.Expression
-	// TimeLimit bounds the whole generator, across phases.
+	// TimeLimit bounds the main part of the schedule: all non-final phases
+	// together. Final phases run after it (Jepsen's final generator).
 	TimeLimit hcl.Expression
 	// Remote selects how nodes are reached: "ssh", "docker" or "local".
 	Remote hcl.Expression
@@ -29,7 +30,7 @@ var testSchema = registerSchema("test", Schema{Attrs: []AttrSpec{
 	{Name: "nodes", Doc: "host names or node objects"},
 	{Name: "concurrency", Doc: `client workers: a number or "Nn"`},
 	{Name: "seed", Doc: "random seed for op values and faults"},
-	{Name: "time_limit", Doc: "limit on the whole run's generator"},
+	{Name: "time_limit", Doc: "limit on the non-final phases, together"},
 	{Name: "remote", Doc: `"ssh", "docker" or "local"`},
 	{Name: "op_timeout", Doc: "per-operation timeout"},
 	{Name: "description", Doc: "free text"},

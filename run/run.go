@@ -45,7 +45,8 @@ type Options struct {
 	// Seed, when SeedSet, replaces the plan's seed.
 	Seed    int64
 	SeedSet bool
-	// TimeLimit, when positive, bounds the schedule on top of the plan's.
+	// TimeLimit, when positive, bounds the non-final phases on top of the
+	// plan's limits; the final phases still run after it.
 	TimeLimit time.Duration
 	// Log receives the run's log lines as they happen (they also go to
 	// jplan.log in the run directory); nil discards them.
@@ -148,7 +149,7 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 		cfg := runner.Config{
 			Nodes:       nodeNames(t.nodes),
 			Concurrency: t.concurrency,
-			Generator:   t.schedule.Generator,
+			Generator:   t.schedule.Generator(),
 			Client:      sys.clients,
 			Recorder:    rec,
 			Seed:        uint64(t.seed),
@@ -281,9 +282,9 @@ func prepare(o Options) (*test, error) {
 	if ds.HasErrors() {
 		return nil, &PlanError{ds}
 	}
-	if o.TimeLimit > 0 {
-		schedule.Generator = timeLimit(o.TimeLimit, schedule.Generator)
-	}
+	// Like the plan's time_limit, --time-limit bounds the main part only:
+	// the final phases (healing, final reads) still run after it.
+	schedule.LimitMain(o.TimeLimit)
 	t.schedule = schedule
 	for _, c := range plan.Checkers {
 		cc, _ := e.Checker(c)

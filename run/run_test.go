@@ -150,3 +150,86 @@ func TestPlanErrors(t *testing.T) {
 		t.Fatalf("want a plan error about op.vlaue, got %v", err)
 	}
 }
+
+// finalPlan's main phase writes until a time limit stops it (the test's
+// own limit is a safety net far beyond --time-limit); only its final phase
+// reads.
+const finalPlan = `
+test "mem-final" {
+  nodes       = ["n1", "n2", "n3"]
+  remote      = "local"
+  concurrency = "2n"
+  seed        = 9
+  time_limit  = "30s"
+}
+
+client "memory" {
+  jitter = "1ms"
+}
+
+operation "read" {}
+operation "write" { value = random_int(0, 4) }
+operation "cas" { value = [random_int(0, 4), random_int(0, 4)] }
+
+phase "main" {
+  clients = stagger("1ms", mix([operation.write, operation.cas]))
+}
+
+phase "final" {
+  final   = true
+  clients = each_thread(once(operation.read))
+}
+
+checker "linearizable" { model = "cas-register" }
+`
+
+// TestTimeLimitSparesFinalPhases: --time-limit ends the main phase, and
+// the final phase still runs after it: every worker reads once, after the
+// last write.
+func TestTimeLimitSparesFinalPhases(t *testing.T) {
+	plan := writePlan(t, finalPlan)
+	limit := 500 * time.Millisecond
+	out, err := run.Run(context.Background(), run.Options{Path: plan, Store: t.TempDir(), TimeLimit: limit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Result.Valid != checker.True {
+		t.Errorf("verdict %v, want valid: %s", out.Result.Valid, out.Result.Results["linearizable"].Summary)
+	}
+	h, _, err := verdict.ReadHistory(out.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lastWrite int64
+	var writes int
+	var reads []history.Op
+	for _, op := range h {
+		switch {
+		case op.Type != history.Invoke:
+		case op.F == "read":
+			reads = append(reads, op)
+		default:
+			writes++
+			lastWrite = max(lastWrite, op.Time)
+		}
+	}
+	// The main phase ran until --time-limit, not until the plan's 30s.
+	if writes == 0 || lastWrite > int64(limit+time.Second) {
+		t.Errorf("%d writes and cas, the last at %v: want them to stop at the %v --time-limit", writes, time.Duration(lastWrite), limit)
+	}
+	// The final phase was not cut by it: one read per worker, after the
+	// main phase.
+	if len(reads) != 6 {
+		t.Fatalf("%d final reads, want one per worker (6): --time-limit cut the final phase", len(reads))
+	}
+	procs := map[int]bool{}
+	for _, r := range reads {
+		procs[r.Process%6] = true
+		if r.Time < lastWrite {
+			t.Errorf("final read at %v, before the last write at %v", time.Duration(r.Time), time.Duration(lastWrite))
+		}
+	}
+	if len(procs) != 6 {
+		t.Errorf("final reads on threads %v, want every worker", procs)
+	}
+}

@@ -7,15 +7,12 @@ import (
 
 	"github.com/jplan/jplan/control"
 	"github.com/jplan/jplan/eval"
-	"github.com/jplan/jplan/generator"
 	"github.com/jplan/jplan/runner"
 	"github.com/jplan/jplan/storage"
 	"github.com/jplan/jplan/target/memory"
 )
 
 type nodeSpec = control.NodeSpec
-
-var timeLimit = generator.TimeLimit
 
 // resolveNodes reads --nodes-file or --nodes. The nodes file also says how
 // to reach each node, which wins over the plan's ssh block.

@@ -45,6 +45,7 @@ phase "main" {
 }
 
 phase "final" {
+  final   = true
   clients = each_thread(once(operation.read))
 }
 

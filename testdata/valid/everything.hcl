@@ -225,11 +225,14 @@ phase "main" {
 }
 
 phase "heal" {
+  final   = true
   nemesis = [fault.partition.stop, fault.ring.stop, fault.crash.stop, fault.pause.stop, fault.skew.stop, fault.slow.stop]
 }
 
 phase "final" {
-  clients = synchronize(each_thread(until_ok(operation.final-read)))
+  final      = true
+  time_limit = "30s"
+  clients    = synchronize(each_thread(until_ok(operation.final-read)))
 }
 
 checker "linearizable" {

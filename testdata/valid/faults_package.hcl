@@ -85,5 +85,6 @@ phase "routed" {
 }
 
 phase "final" {
+  final   = true
   nemesis = [faults.gentle.final, log("healed ${length(faults.chaos.faults)} faults")]
 }
