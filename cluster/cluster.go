@@ -66,6 +66,17 @@ type Options struct {
 	Recreate bool
 	// SSHTimeout bounds the wait for every node to accept SSH; default 90s.
 	SSHTimeout time.Duration
+	// Driver runs the nodes: DriverDocker (containers, the default) or
+	// DriverQEMU (virtual machines with their own kernels and clocks).
+	Driver string
+	// QEMU-only settings: memory per VM in MiB (default DefaultVMMemory),
+	// accelerator ("kvm", "tcg", or "" to pick), the QEMU binary
+	// (default qemu-system-x86_64) and where VM images are cached
+	// (default DefaultVMCacheDir).
+	Memory     int
+	Accel      string
+	QEMU       string
+	VMCacheDir string
 	// Log receives progress messages; nil discards them.
 	Log io.Writer
 }
@@ -88,8 +99,27 @@ func (o *Options) defaults() error {
 		return err
 	}
 	o.Dir = dir
+	switch o.Driver {
+	case "", DriverDocker, DriverQEMU:
+	default:
+		return fmt.Errorf("cluster: driver %q: want %q or %q", o.Driver, DriverDocker, DriverQEMU)
+	}
 	if o.Subnet == "" {
 		o.Subnet = DefaultSubnet
+		if o.Driver == DriverQEMU {
+			o.Subnet = DefaultVMSubnet
+		}
+	}
+	if o.Memory == 0 {
+		o.Memory = DefaultVMMemory
+	}
+	if o.Memory < 256 {
+		return fmt.Errorf("cluster: %d MiB of memory per VM: want at least 256", o.Memory)
+	}
+	switch o.Accel {
+	case "", "kvm", "tcg":
+	default:
+		return fmt.Errorf("cluster: accelerator %q: want kvm or tcg", o.Accel)
 	}
 	if o.SSHTimeout <= 0 {
 		o.SSHTimeout = 90 * time.Second
@@ -104,6 +134,8 @@ func (o *Options) defaults() error {
 // cluster.json in the state directory.
 type Info struct {
 	Name           string   `json:"name"`
+	Driver         string   `json:"driver"`          // DriverDocker or DriverQEMU
+	Accel          string   `json:"accel,omitempty"` // qemu: kvm or tcg
 	Network        string   `json:"network"`
 	Subnet         string   `json:"subnet"`
 	Gateway        string   `json:"gateway"` // the control machine's address on the network
@@ -133,12 +165,15 @@ var featureProbes = map[string]string{
 	// clock would move the host's clock: containers share it.
 	"set-clock": `cap=$(awk '/^CapEff/ {print $2}' /proc/self/status) && [ $(( (0x$cap >> 25) & 1 )) = 1 ]`,
 	"fuse":      "test -c /dev/fuse",
+	// A device-mapper device can be made with the flakey target.
+	"device-mapper": "modprobe dm_flakey 2>/dev/null; test -c /dev/mapper/control && dmsetup targets | grep -q '^flakey'",
 }
 
 // Node is one cluster node.
 type Node struct {
 	Name      string `json:"name"`
-	Container string `json:"container"`
+	Container string `json:"container,omitempty"` // docker driver
+	PID       int    `json:"pid,omitempty"`       // qemu driver: the VM's QEMU process
 	IP        string `json:"ip"`
 }
 
@@ -199,6 +234,9 @@ func Up(ctx context.Context, opts Options) (*Info, error) {
 	if err := opts.defaults(); err != nil {
 		return nil, err
 	}
+	if opts.Driver == DriverQEMU {
+		return upQEMU(ctx, opts)
+	}
 	if err := Ping(ctx, opts.Docker); err != nil {
 		return nil, err
 	}
@@ -217,7 +255,7 @@ func Up(ctx context.Context, opts Options) (*Info, error) {
 		return nil, fmt.Errorf("state directory: %w", err)
 	}
 	info := &Info{
-		Name: opts.Name, Network: networkName(opts.Name), Subnet: opts.Subnet,
+		Name: opts.Name, Driver: DriverDocker, Network: networkName(opts.Name), Subnet: opts.Subnet,
 		Gateway: gatewayIP(opts.Subnet), Image: image, Dir: opts.Dir,
 		NodesFile:      filepath.Join(opts.Dir, NodesFileName),
 		KeyFile:        filepath.Join(opts.Dir, KeyFileName),
@@ -343,8 +381,7 @@ func Up(ctx context.Context, opts Options) (*Info, error) {
 			fmt.Fprintf(log, "note: %s does not work on the nodes (host kernel or engine); faults that need it will fail\n", f)
 		}
 	}
-	data, _ := json.MarshalIndent(info, "", "  ")
-	if err := os.WriteFile(filepath.Join(opts.Dir, StateFileName), append(data, '\n'), 0o600); err != nil {
+	if err := writeInfo(info); err != nil {
 		return nil, err
 	}
 	fmt.Fprintf(log, "cluster %s up: %d nodes in %.1fs; nodes file %s\n", opts.Name, len(info.Nodes), time.Since(start).Seconds(), info.NodesFile)
@@ -358,6 +395,23 @@ func contains(xs []string, x string) bool {
 		}
 	}
 	return false
+}
+
+func writeInfo(info *Info) error {
+	data, _ := json.MarshalIndent(info, "", "  ")
+	return os.WriteFile(filepath.Join(info.Dir, StateFileName), append(data, '\n'), 0o600)
+}
+
+// driverOf is the driver opts names, else the one the state directory
+// records, else docker.
+func driverOf(opts Options) string {
+	if opts.Driver != "" {
+		return opts.Driver
+	}
+	if info, err := readInfo(opts.Dir); err == nil && info.Driver != "" {
+		return info.Driver
+	}
+	return DriverDocker
 }
 
 func readInfo(dir string) (*Info, error) {
@@ -575,6 +629,22 @@ func Down(ctx context.Context, opts Options) error {
 	if err := opts.defaults(); err != nil {
 		return err
 	}
+	if driverOf(opts) == DriverQEMU {
+		if err := downQEMU(ctx, opts); err != nil {
+			return err
+		}
+	} else if err := downDocker(ctx, opts); err != nil {
+		return err
+	}
+	for _, f := range []string{NodesFileName, KnownHostsFileName, SSHConfigFileName, StateFileName} {
+		if err := os.Remove(filepath.Join(opts.Dir, f)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
+}
+
+func downDocker(ctx context.Context, opts Options) error {
 	if err := Ping(ctx, opts.Docker); err != nil {
 		return err
 	}
@@ -587,18 +657,14 @@ func Down(ctx context.Context, opts Options) error {
 			return err
 		}
 	}
-	for _, f := range []string{NodesFileName, KnownHostsFileName, SSHConfigFileName, StateFileName} {
-		if err := os.Remove(filepath.Join(opts.Dir, f)); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return err
-		}
-	}
 	return nil
 }
 
 // NodeStatus is one node as Status sees it.
 type NodeStatus struct {
 	Name      string `json:"name"`
-	Container string `json:"container"`
+	Container string `json:"container,omitempty"`
+	PID       int    `json:"pid,omitempty"` // qemu driver
 	IP        string `json:"ip"`
 	State     string `json:"state"` // docker's: running, exited, ... or "missing"
 	SSH       bool   `json:"ssh"`   // a command ran over SSH
@@ -611,24 +677,15 @@ func Status(ctx context.Context, opts Options) ([]NodeStatus, error) {
 	if err := opts.defaults(); err != nil {
 		return nil, err
 	}
-	if err := Ping(ctx, opts.Docker); err != nil {
-		return nil, err
-	}
-	d := docker{bin: opts.Docker}
-	out, err := d.run(ctx, "ps", "-a", "--filter", "label="+labelCluster+"="+opts.Name,
-		"--format", `{{.Names}} {{.Label "`+labelNode+`"}} {{.State}}`)
-	if err != nil {
-		return nil, err
-	}
-	byNode := map[string]*NodeStatus{}
+	var byNode map[string]*NodeStatus
 	var order []string
-	for _, line := range strings.Split(out, "\n") {
-		f := strings.Fields(line)
-		if len(f) != 3 {
-			continue
+	if driverOf(opts) == DriverQEMU {
+		byNode, order = vmStatuses(opts.Name)
+	} else {
+		var err error
+		if byNode, order, err = containerStatuses(ctx, opts); err != nil {
+			return nil, err
 		}
-		byNode[f[1]] = &NodeStatus{Name: f[1], Container: f[0], State: f[2]}
-		order = append(order, f[1])
 	}
 	var remotes []control.Remote
 	if nf, err := control.ReadNodesFile(filepath.Join(opts.Dir, NodesFileName)); err == nil {
@@ -668,6 +725,29 @@ func Status(ctx context.Context, opts Options) ([]NodeStatus, error) {
 		statuses = append(statuses, *st)
 	}
 	return statuses, nil
+}
+
+func containerStatuses(ctx context.Context, opts Options) (map[string]*NodeStatus, []string, error) {
+	if err := Ping(ctx, opts.Docker); err != nil {
+		return nil, nil, err
+	}
+	d := docker{bin: opts.Docker}
+	out, err := d.run(ctx, "ps", "-a", "--filter", "label="+labelCluster+"="+opts.Name,
+		"--format", `{{.Names}} {{.Label "`+labelNode+`"}} {{.State}}`)
+	if err != nil {
+		return nil, nil, err
+	}
+	byNode := map[string]*NodeStatus{}
+	var order []string
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) != 3 {
+			continue
+		}
+		byNode[f[1]] = &NodeStatus{Name: f[1], Container: f[0], State: f[2]}
+		order = append(order, f[1])
+	}
+	return byNode, order, nil
 }
 
 // byNodeErr records an SSH error; OnNodesMap runs concurrently, but each

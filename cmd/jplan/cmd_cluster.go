@@ -15,7 +15,7 @@ import (
 )
 
 func init() {
-	register("cluster", "manage a local Docker cluster of test nodes (up, down, status)", runCluster)
+	register("cluster", "manage a local cluster of test nodes: containers or VMs (up, down, status)", runCluster)
 }
 
 func clusterUsage(env *cliEnv) {
@@ -23,6 +23,10 @@ func clusterUsage(env *cliEnv) {
 
   up      build the node image if needed, start the nodes, write the nodes file
   down    remove the nodes and their network
+
+Nodes are Docker containers by default; --driver qemu makes them virtual
+machines with their own kernels and clocks, for netem, device-mapper and
+clock-setting faults that containers cannot have.
   status  list the nodes and whether sshd answers
 
 Run 'jplan cluster <subcommand> -h' for flags. docs/cluster.md has details.`)
@@ -42,11 +46,14 @@ func runCluster(env *cliEnv, args []string) int {
 	var opts cluster.Options
 	fs.StringVar(&opts.Dir, "dir", cluster.DefaultDir, "state directory (key, known_hosts, nodes file)")
 	fs.StringVar(&opts.Name, "name", cluster.DefaultName, "cluster name; prefixes containers and the network")
+	fs.StringVar(&opts.Driver, "driver", "", `what runs the nodes: "docker" (containers) or "qemu" (VMs); down and status default to what up used`)
 	var jsonOut bool
 	switch sub {
 	case "up":
 		fs.IntVar(&opts.Nodes, "n", cluster.DefaultNodes, "number of nodes")
-		fs.StringVar(&opts.Subnet, "subnet", cluster.DefaultSubnet, "IPv4 subnet of the private network")
+		fs.StringVar(&opts.Subnet, "subnet", "", "IPv4 subnet of the private network (default "+cluster.DefaultSubnet+", or "+cluster.DefaultVMSubnet+" for qemu)")
+		fs.IntVar(&opts.Memory, "memory", cluster.DefaultVMMemory, "qemu: memory per VM in MiB")
+		fs.StringVar(&opts.Accel, "accel", "", `qemu: "kvm" or "tcg" (default: kvm when this machine can run it)`)
 		fs.StringVar(&opts.Image, "image", "", "node image (default: built locally from the recipe)")
 		fs.BoolVar(&opts.Recreate, "recreate", false, "replace running nodes instead of reusing them")
 	case "down":
@@ -81,7 +88,11 @@ func runCluster(env *cliEnv, args []string) int {
 			return exitInvalid
 		}
 		for _, n := range info.Nodes {
-			fmt.Fprintf(env.stdout, "%s\t%s\t%s\n", n.Name, n.IP, n.Container)
+			where := n.Container
+			if info.Driver == cluster.DriverQEMU {
+				where = fmt.Sprintf("vm pid %d (%s)", n.PID, info.Accel)
+			}
+			fmt.Fprintf(env.stdout, "%s\t%s\t%s\n", n.Name, n.IP, where)
 		}
 		fmt.Fprintf(env.stdout, "nodes file: %s\n", info.NodesFile)
 		fmt.Fprintf(env.stdout, "log in:     ssh -F %s n1\n", info.SSHConfigFile)
@@ -108,7 +119,7 @@ func runCluster(env *cliEnv, args []string) int {
 			return exitInvalid
 		}
 		tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "NODE\tCONTAINER\tIP\tSTATE\tSSH")
+		fmt.Fprintln(tw, "NODE\tCONTAINER/VM\tIP\tSTATE\tSSH")
 		healthy := true
 		for _, st := range sts {
 			ssh := "ok"
@@ -119,7 +130,11 @@ func runCluster(env *cliEnv, args []string) int {
 					ssh += ": " + st.SSHError
 				}
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", st.Name, st.Container, st.IP, st.State, ssh)
+			where := st.Container
+			if st.PID != 0 {
+				where = fmt.Sprintf("vm pid %d", st.PID)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", st.Name, where, st.IP, st.State, ssh)
 		}
 		tw.Flush()
 		if !healthy {
