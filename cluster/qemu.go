@@ -52,7 +52,7 @@ const (
 
 // DefaultVMSubnet differs from DefaultSubnet so a container cluster and a
 // VM cluster of the same name can run side by side.
-const DefaultVMSubnet = "10.213.58.0/24"
+const DefaultVMSubnet = "10.213.56.0/24"
 
 // DefaultVMMemory is each VM's memory in MiB: enough for the example
 // databases with their small test data.
@@ -182,19 +182,20 @@ func runCmd(ctx context.Context, name string, args ...string) (string, error) {
 func upQEMU(ctx context.Context, opts Options) (*Info, error) {
 	log := opts.Log
 	start := time.Now()
-	qemu := orDefault(opts.QEMU, "qemu-system-x86_64")
-	if _, err := exec.LookPath(qemu); err != nil {
-		return nil, fmt.Errorf("the qemu driver needs %s (Debian: apt-get install qemu-system-x86 qemu-utils): %w", qemu, err)
-	}
-	if _, err := exec.LookPath("qemu-img"); err != nil {
-		return nil, fmt.Errorf("the qemu driver needs qemu-img (Debian: apt-get install qemu-utils): %w", err)
-	}
 	if os.Geteuid() != 0 {
 		return nil, errors.New("the qemu driver needs root: it creates a bridge and tap devices for the VMs")
 	}
+	// The image build installs QEMU where it is missing (Debian's
+	// qemu-system-x86 and qemu-utils), so look for it afterwards.
 	img, err := EnsureVMImage(ctx, opts.Docker, opts.VMCacheDir, log)
 	if err != nil {
 		return nil, err
+	}
+	qemu := orDefault(opts.QEMU, "qemu-system-x86_64")
+	for _, bin := range []string{qemu, "qemu-img"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			return nil, fmt.Errorf("the qemu driver needs %s (Debian: apt-get install qemu-system-x86 qemu-utils): %w", bin, err)
+		}
 	}
 	if err := os.MkdirAll(filepath.Join(opts.Dir, vmDirName), 0o700); err != nil {
 		return nil, fmt.Errorf("state directory: %w", err)
@@ -385,7 +386,15 @@ func startVM(ctx context.Context, opts Options, info *Info, img VMImage, accel s
 		"jplan.hostname=" + n.Name,
 		fmt.Sprintf("jplan.ip=%s/%d", n.IP, bits),
 		"jplan.key=" + keyArg,
-	}, " ") + " " // the trailing space lets findVMs match whole words
+	}, " ")
+	if accel == "tcg" {
+		// Emulated, the guest calibrates its TSC against a timer while
+		// the host may be busy, and a wrong calibration makes its clock
+		// drift by seconds a minute, spoiling clock faults' offsets.
+		// HPET reads follow the host's clock.
+		cmdline += " clocksource=hpet"
+	}
+	cmdline += " " // the trailing space lets findVMs match whole words
 	args := []string{
 		"-name", opts.Name + "-" + n.Name,
 		"-nodefaults", "-no-user-config", "-no-reboot",
@@ -464,7 +473,7 @@ func consoleHostKey(path string) (ssh.PublicKey, bool) {
 }
 
 // writeVMHosts gives every VM the names of the others, as --add-host does
-// for containers.
+// for containers, and sets its clock.
 func writeVMHosts(ctx context.Context, info *Info) error {
 	var lines strings.Builder
 	for _, n := range info.Nodes {
@@ -487,6 +496,14 @@ cat "$f.new" >"$f" && rm -f "$f.new"`
 		_, err := r.Exec(ctx, control.Command{Script: script, Stdin: strings.NewReader(lines.String()), Timeout: 30 * time.Second})
 		if err != nil {
 			return fmt.Errorf("writing /etc/hosts: %w", err)
+		}
+		// A VM's clock starts from the emulated RTC, which counts whole
+		// seconds; set it to the control machine's time (off by the
+		// command's latency, milliseconds) so clock faults start from 0.
+		now := time.Now()
+		_, err = r.Exec(ctx, control.Command{Argv: []string{"date", "-s", fmt.Sprintf("@%d.%09d", now.Unix(), now.Nanosecond())}, Timeout: 10 * time.Second})
+		if err != nil {
+			return fmt.Errorf("setting the clock: %w", err)
 		}
 		return nil
 	})

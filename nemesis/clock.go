@@ -1,12 +1,14 @@
 package nemesis
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
-	"strconv"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -159,7 +161,7 @@ func (c *clockFault) move(ctx context.Context, r control.Remote, file string) (a
 	if file != "" {
 		args = append(args, "--file", file)
 	} else {
-		args = append(args, "--ref", strconv.FormatInt(time.Now().UnixNano(), 10))
+		args = append(args, "--ref-stdin")
 	}
 	res, err := c.agents.call(ctx, r, timeout, args...)
 	if err != nil {
@@ -191,7 +193,7 @@ func (c *clockFault) reset(ctx context.Context, r control.Remote) (any, error) {
 	if c.faketime() {
 		res, err = c.agents.call(ctx, r, clockTimeout, "clock", "reset", "--file", c.offsetFile())
 	} else {
-		res, err = c.agents.call(ctx, r, clockTimeout, "clock", "reset", "--to", strconv.FormatInt(time.Now().UnixNano(), 10))
+		res, err = c.agents.call(ctx, r, clockTimeout, "clock", "reset", "--ref-stdin")
 	}
 	if err != nil {
 		return nil, err
@@ -505,13 +507,56 @@ func (a *nodeAgents) call(ctx context.Context, r control.Remote, timeout time.Du
 	if err != nil {
 		return nil, err
 	}
-	res, err := r.Exec(ctx, control.Command{Argv: append([]string{p}, args...), Timeout: timeout})
+	cmd := control.Command{Argv: append([]string{p}, args...), Timeout: timeout}
+	var stdout string
+	if slices.Contains(args, "--ref-stdin") {
+		stdout, err = execWithTime(ctx, r, cmd)
+	} else {
+		var res control.Result
+		res, err = r.Exec(ctx, cmd)
+		stdout = res.Stdout
+	}
 	if err != nil {
 		return nil, err
 	}
 	var out map[string]any
-	if err := json.Unmarshal([]byte(res.Stdout), &out); err != nil {
-		return nil, fmt.Errorf("%s: jplan-agent %s: unexpected output %q", r.Node(), args[0], res.Stdout)
+	if err := json.Unmarshal([]byte(stdout), &out); err != nil {
+		return nil, fmt.Errorf("%s: jplan-agent %s: unexpected output %q", r.Node(), args[0], stdout)
 	}
 	return out, nil
+}
+
+// execWithTime runs a jplan-agent command given --ref-stdin: when the
+// agent says "ready" it gets this machine's time, fresh, on stdin (see
+// cmd/jplan-agent/clock.go for why). It returns what the agent printed
+// after "ready".
+func execWithTime(ctx context.Context, r control.Remote, cmd control.Command) (string, error) {
+	inR, inW := io.Pipe()
+	outR, outW := io.Pipe()
+	cmd.Stdin, cmd.Stdout = inR, outW
+	type result struct {
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		_, err := r.Exec(ctx, cmd)
+		outW.Close()
+		inR.Close()
+		done <- result{err}
+	}()
+	br := bufio.NewReader(outR)
+	line, rerr := br.ReadString('\n')
+	if rerr == nil && line == "ready\n" {
+		fmt.Fprintf(inW, "%d\n", time.Now().UnixNano())
+	}
+	inW.Close()
+	rest, _ := io.ReadAll(br)
+	res := <-done
+	if res.err != nil {
+		return "", res.err
+	}
+	if line != "ready\n" {
+		return "", fmt.Errorf("%s: jplan-agent did not ask for the time: %q", r.Node(), line+string(rest))
+	}
+	return string(rest), nil
 }

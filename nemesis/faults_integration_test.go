@@ -337,7 +337,7 @@ func TestPacketDelayWithNetem(t *testing.T) {
 // features reads what the cluster found the host can do.
 func (c *testCluster) features(t *testing.T) map[string]bool {
 	t.Helper()
-	return env.Need(t).Features
+	return c.env.Need(t).Features
 }
 
 func TestPacketLossFallback(t *testing.T) {

@@ -24,11 +24,12 @@ import (
 
 var env = clustertest.New("jplan-nem", "10.231.52.0/24", 3)
 
-func TestMain(m *testing.M) { os.Exit(env.Main(m)) }
+func TestMain(m *testing.M) { os.Exit(clustertest.MainAll(m, env, vmEnv)) }
 
 const webPort = 7000
 
 type testCluster struct {
+	env     *clustertest.Env
 	remotes []control.Remote
 	byName  map[string]control.Remote
 	nodes   []eval.Node
@@ -40,6 +41,11 @@ type testCluster struct {
 // through lifecycle, torn down when the test ends.
 func setup(t *testing.T) *testCluster {
 	t.Helper()
+	return setupOn(t, env)
+}
+
+func setupOn(t *testing.T, env *clustertest.Env) *testCluster {
+	t.Helper()
 	info := env.Need(t)
 	nf, err := control.ReadNodesFile(info.NodesFile)
 	if err != nil {
@@ -49,7 +55,7 @@ func setup(t *testing.T) *testCluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &testCluster{remotes: rs, byName: map[string]control.Remote{}, host: map[string]string{}, dbs: lifecycle.DBs{}}
+	c := &testCluster{env: env, remotes: rs, byName: map[string]control.Remote{}, host: map[string]string{}, dbs: lifecycle.DBs{}}
 	for _, r := range rs {
 		c.byName[r.Node()] = r
 	}

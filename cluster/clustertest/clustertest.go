@@ -22,6 +22,8 @@ import (
 // (for CI machines that must run the integration tests).
 const RequireDockerEnv = "JPLAN_REQUIRE_DOCKER"
 
+var errNotRoot = errors.New("a QEMU cluster needs root (bridge and tap devices)")
+
 // Env is a lazily started cluster.
 type Env struct {
 	opts    cluster.Options
@@ -39,24 +41,42 @@ func New(name, subnet string, nodes int) *Env {
 	return &Env{opts: cluster.Options{Name: name, Subnet: subnet, Nodes: nodes, Recreate: true}}
 }
 
+// NewQEMU describes a test cluster of QEMU VMs (cluster.DriverQEMU): nodes
+// with their own kernels and clocks, for faults containers cannot have.
+// Such tests also skip without Docker (the VM image is made from the node
+// image) and without root (taps and a bridge), unless
+// JPLAN_REQUIRE_DOCKER=1.
+func NewQEMU(name, subnet string, nodes int) *Env {
+	e := New(name, subnet, nodes)
+	e.opts.Driver = cluster.DriverQEMU
+	return e
+}
+
 // Main runs the tests and then removes the cluster if one was started. Use
 // it as: func TestMain(m *testing.M) { os.Exit(env.Main(m)) }.
 // Containers left behind by a run that died anyway (go test's -timeout
 // panic, SIGKILL) are removed by the next run, which recreates the cluster.
-func (e *Env) Main(m *testing.M) int {
+func (e *Env) Main(m *testing.M) int { return MainAll(m, e) }
+
+// MainAll is Main for a package with several clusters.
+func MainAll(m *testing.M, envs ...*Env) int {
 	// Ctrl-C would otherwise kill the test binary before teardown.
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	go func() {
 		<-sigs
-		fmt.Fprintf(os.Stderr, "clustertest: interrupted; removing %s\n", e.opts.Name)
-		e.teardown()
+		for _, e := range envs {
+			fmt.Fprintf(os.Stderr, "clustertest: interrupted; removing %s\n", e.opts.Name)
+			e.teardown()
+		}
 		os.Exit(1)
 	}()
 	code := m.Run()
 	signal.Stop(sigs)
-	if err := e.teardown(); err != nil && code == 0 {
-		code = 1
+	for _, e := range envs {
+		if err := e.teardown(); err != nil && code == 0 {
+			code = 1
+		}
 	}
 	return code
 }
@@ -93,6 +113,10 @@ func (e *Env) Need(t testing.TB) *cluster.Info {
 			e.err = err
 			return
 		}
+		if e.opts.Driver == cluster.DriverQEMU && os.Geteuid() != 0 {
+			e.err = errNotRoot
+			return
+		}
 		dir, err := os.MkdirTemp("", "jplan-"+e.opts.Name+"-")
 		if err != nil {
 			e.err = err
@@ -110,7 +134,7 @@ func (e *Env) Need(t testing.TB) *cluster.Info {
 			fmt.Fprintf(os.Stderr, "clustertest: %s up in %s\n", e.opts.Name, e.start.Round(100*time.Millisecond))
 		}
 	})
-	if errors.Is(e.err, cluster.ErrNoDocker) {
+	if errors.Is(e.err, cluster.ErrNoDocker) || errors.Is(e.err, errNotRoot) {
 		if os.Getenv(RequireDockerEnv) == "1" {
 			t.Fatalf("%s=1 but %v", RequireDockerEnv, e.err)
 		}

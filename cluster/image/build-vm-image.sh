@@ -38,9 +38,10 @@ fi
 missing=()
 command -v mkfs.ext4 >/dev/null || missing+=(e2fsprogs)
 command -v qemu-system-x86_64 >/dev/null || missing+=(qemu-system-x86)
+command -v qemu-img >/dev/null || missing+=(qemu-utils)
 if ((${#missing[@]})); then
 	log "installing ${missing[*]}"
-	apt-get install -y "${missing[@]}" >/dev/null 2>&1 ||
+	apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null 2>&1 ||
 		{ apt-get update >/dev/null && apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null; }
 fi
 
@@ -166,4 +167,11 @@ mkfs.ext4 -q -F -L jplanroot -d "$root" "$work/out/disk.img" "${size}M"
 rm -rf "$out"
 mv "$work/out" "$out"
 touch "$out/ok"
+# Images of older recipes are 3 GB each; remove those no running VM boots.
+for old in "$(dirname "$out")"/r*; do
+	[[ -d $old && $old != "$out" ]] || continue
+	if ! grep -qsF -- "$old/" /proc/[0-9]*/cmdline; then
+		rm -rf "$old" && log "removed old VM image $old"
+	fi
+done
 log "built $out in $(($(date +%s) - start))s"

@@ -15,6 +15,14 @@ package main
 // sent the command: the system clock's offset is measured against it, and
 // reset sets the system clock to it (plus the time the agent has been
 // running). The result is one JSON line: {"offset": <seconds>, "flips": N}.
+//
+// A time on the command line is stale by however long the node took to
+// start the agent: milliseconds on a quick machine, seconds on a loaded
+// or emulated one, all of it error in the offset and in a reset. So with
+// --ref-stdin the agent first starts, prints "ready", and reads the
+// control machine's time as a line on stdin, which the control machine
+// sends only then: the error shrinks to one line's trip over an open SSH
+// channel.
 
 import (
 	"encoding/json"
@@ -280,12 +288,40 @@ func roundSeconds(d time.Duration) float64 {
 }
 
 func clockMain(args []string) error {
-	return clockCommand(args, os.Stdout, nil)
+	return clockCommand(args, os.Stdin, os.Stdout, nil)
+}
+
+// readRef is the --ref-stdin handshake: say "ready", then read the
+// control machine's time (Unix nanoseconds) from in.
+func readRef(in io.Reader, out io.Writer) (time.Time, error) {
+	if _, err := fmt.Fprintln(out, "ready"); err != nil {
+		return time.Time{}, err
+	}
+	var line []byte
+	buf := make([]byte, 1)
+	for {
+		// One byte at a time: nothing after the line may be consumed.
+		n, err := in.Read(buf)
+		if n == 1 {
+			if buf[0] == '\n' {
+				break
+			}
+			line = append(line, buf[0])
+		}
+		if err != nil {
+			return time.Time{}, fmt.Errorf("reading the control machine's time: %w", err)
+		}
+	}
+	ns, err := strconv.ParseInt(strings.TrimSpace(string(line)), 10, 64)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("the control machine's time %q: %w", line, err)
+	}
+	return time.Unix(0, ns), nil
 }
 
 // clockCommand parses args and runs them; sys, when non-nil, replaces the
 // kernel's clock (tests).
-func clockCommand(args []string, out io.Writer, sys realtime) error {
+func clockCommand(args []string, in io.Reader, out io.Writer, sys realtime) error {
 	if len(args) < 1 {
 		return errors.New("usage: clock bump|strobe|reset|offset [flags]")
 	}
@@ -297,8 +333,9 @@ func clockCommand(args []string, out io.Writer, sys realtime) error {
 	period := fs.Duration("period", 10*time.Millisecond, "strobe: time between flips")
 	duration := fs.Duration("duration", time.Second, "strobe: how long to strobe")
 	file := fs.String("file", "", "a libfaketime offset file to move instead of the system clock")
-	ref := fs.Int64("ref", 0, "the control machine's time, Unix nanoseconds")
+	refNS := fs.Int64("ref", 0, "the control machine's time, Unix nanoseconds")
 	to := fs.Int64("to", 0, "reset: the time to set, Unix nanoseconds")
+	refStdin := fs.Bool("ref-stdin", false, `print "ready", then read the control machine's time (Unix nanoseconds) as a line on stdin; for --ref and --to`)
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -311,10 +348,19 @@ func clockCommand(args []string, out io.Writer, sys realtime) error {
 		}
 		sc := &systemClock{sys: sys, mono: func() time.Duration { return time.Since(t0) }}
 		sc.started = sc.mono()
+		if *refStdin {
+			ref, err := readRef(in, out)
+			if err != nil {
+				return err
+			}
+			sc.started = sc.mono()
+			ns := ref.UnixNano()
+			*refNS, *to = ns, ns
+		}
 		if *to != 0 {
 			sc.ref = time.Unix(0, *to)
-		} else if *ref != 0 {
-			sc.ref = time.Unix(0, *ref)
+		} else if *refNS != 0 {
+			sc.ref = time.Unix(0, *refNS)
 		}
 		if action == "reset" && *to == 0 {
 			return errors.New("reset of the system clock needs --to")

@@ -5,6 +5,8 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -154,7 +156,7 @@ func TestFileClockCommand(t *testing.T) {
 	run := func(args ...string) clockResult {
 		t.Helper()
 		var out bytes.Buffer
-		if err := clockCommand(args, &out, nil); err != nil {
+		if err := clockCommand(args, nil, &out, nil); err != nil {
 			t.Fatalf("%v: %v", args, err)
 		}
 		var r clockResult
@@ -190,16 +192,73 @@ func TestFileClockCommand(t *testing.T) {
 
 func TestSystemResetNeedsTo(t *testing.T) {
 	f := &fakeTime{base: time.Unix(1e9, 0)}
-	err := clockCommand([]string{"reset", "--ref", "1000000000000000000"}, &bytes.Buffer{}, f)
+	err := clockCommand([]string{"reset", "--ref", "1000000000000000000"}, nil, &bytes.Buffer{}, f)
 	if err == nil || !strings.Contains(err.Error(), "--to") {
 		t.Errorf("reset without --to: %v", err)
 	}
 	var out bytes.Buffer
 	to := time.Unix(1e9, 0).Add(time.Hour)
-	if err := clockCommand([]string{"reset", "--to", strconv.FormatInt(to.UnixNano(), 10)}, &out, f); err != nil {
+	if err := clockCommand([]string{"reset", "--to", strconv.FormatInt(to.UnixNano(), 10)}, nil, &out, f); err != nil {
 		t.Fatal(err)
 	}
 	if f.skew < time.Hour || f.skew > time.Hour+time.Second {
 		t.Errorf("reset to an hour ahead left skew %s", f.skew)
+	}
+}
+
+// handshake answers the agent's "ready" with the control machine's time,
+// as nemesis does: only then, so that time is fresh.
+type handshake struct {
+	bytes.Buffer
+	in   *io.PipeWriter
+	when func() time.Time
+}
+
+func (h *handshake) Write(p []byte) (int, error) {
+	n, err := h.Buffer.Write(p)
+	if strings.HasPrefix(h.String(), "ready\n") && h.in != nil {
+		w := h.in
+		h.in = nil
+		go fmt.Fprintf(w, "%d\ntrailing input the agent must not read\n", h.when().UnixNano())
+	}
+	return n, err
+}
+
+func TestRefFromStdinAfterReady(t *testing.T) {
+	// The node's clock is an hour ahead of the control machine's.
+	control := time.Unix(2e9, 0)
+	f := &fakeTime{base: control.Add(time.Hour)}
+	sent := false
+	pr, pw := io.Pipe()
+	h := &handshake{in: pw, when: func() time.Time { sent = true; return control }}
+	if err := clockCommand([]string{"offset", "--ref-stdin"}, pr, h, f); err != nil {
+		t.Fatal(err)
+	}
+	if !sent {
+		t.Fatal("the agent finished without asking for the time")
+	}
+	lines := strings.Split(strings.TrimSpace(h.String()), "\n")
+	if len(lines) != 2 || lines[0] != "ready" {
+		t.Fatalf("output %q: want ready, then the result", h.String())
+	}
+	var res clockResult
+	if err := json.Unmarshal([]byte(lines[1]), &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Offset < 3599.9 || res.Offset > 3600.1 {
+		t.Fatalf("offset %v, want 3600", res.Offset)
+	}
+
+	// A reset sets the clock to the time read from stdin.
+	pr, pw = io.Pipe()
+	h = &handshake{in: pw, when: func() time.Time { return control }}
+	if err := clockCommand([]string{"reset", "--ref-stdin"}, pr, h, f); err != nil {
+		t.Fatal(err)
+	}
+	if d := f.now().Sub(control); d < -time.Second || d > time.Second {
+		t.Fatalf("after reset the clock is %s from the control machine's", d)
+	}
+	if err := clockCommand([]string{"offset", "--ref-stdin"}, strings.NewReader("not a time\n"), &bytes.Buffer{}, f); err == nil {
+		t.Fatal("a bad time on stdin was accepted")
 	}
 }

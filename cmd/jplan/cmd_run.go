@@ -34,7 +34,7 @@ func cmdRun(env *cliEnv, args []string) int {
 	nodesFile := fs.String("nodes-file", "", "a nodes file (as written by 'jplan cluster up') saying which nodes exist and how to reach them")
 	store := fs.String("store", "store", "the store directory; each run gets store/<test>/<time>/")
 	seed := fs.Int64("seed", 0, "random seed, replacing the plan's (same seed: same op values and fault schedule)")
-	timeLimit := fs.Duration("time-limit", 0, "bound the whole schedule, on top of the plan's limits")
+	timeLimit := fs.Duration("time-limit", 0, "bound the non-final phases, on top of the plan's limits (final phases still run after it)")
 	leaveDB := fs.Bool("leave-db-running", false, "do not tear the database down at the end (faults are still healed), to inspect the nodes")
 	noColor := fs.Bool("no-color", false, "never color the output")
 	pos, err := parseInterleaved(fs, args)
