@@ -40,6 +40,7 @@ func TestQEMUClusterLifecycle(t *testing.T) {
 		}
 		t.Skip("the qemu driver needs root")
 	}
+	clustertest.LockVMs(t)
 	opts := cluster.Options{Name: "jplan-clvm", Nodes: 1, Driver: cluster.DriverQEMU, Subnet: "10.231.54.0/24",
 		Dir: t.TempDir(), Recreate: true, Log: os.Stderr}
 	t.Cleanup(func() { cluster.Down(context.Background(), opts) })

@@ -275,7 +275,7 @@ func (c *clockFault) checkSettable(ctx context.Context) error {
 }
 
 func settableError(cfg eval.FaultConfig, local string, ids map[string]any, nodes []string) error {
-	advice := `use method = "faketime" with daemon = db.<db>.daemon.<daemon> to skew one daemon's clock instead`
+	advice := `use nodes with clocks of their own (jplan cluster up --driver qemu makes VMs), or method = "faketime" with daemon = db.<db>.daemon.<daemon> to skew one daemon's clock instead`
 	byID := map[string]string{}
 	for _, node := range nodes {
 		id, _ := ids[node].(string)

@@ -256,7 +256,7 @@ done
 			}
 		}
 		if len(unsupported) > 0 {
-			return "", fmt.Errorf("%s: the kernel lacks sch_netem (%s), so packet %s cannot be applied; without netem only loss (iptables) and rate (tbf) work", r.Node(), why, strings.Join(unsupported, ", "))
+			return "", fmt.Errorf("%s: the kernel lacks sch_netem (%s), so packet %s cannot be applied; without netem only loss (iptables) and rate (tbf) work (containers share the host's kernel: nodes made by jplan cluster up --driver qemu have their own, with netem)", r.Node(), why, strings.Join(unsupported, ", "))
 		}
 		if loss, ok := p.cfg.Netem["loss"]; ok {
 			prob, _ := percent(loss)

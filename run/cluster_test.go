@@ -22,7 +22,7 @@ import (
 // integration tests; they skip without Docker unless JPLAN_REQUIRE_DOCKER=1.
 var env = clustertest.New("jplan-runtest", "10.231.60.0/24", 3)
 
-func TestMain(m *testing.M) { os.Exit(env.Main(m)) }
+func TestMain(m *testing.M) { os.Exit(clustertest.MainAll(m, env, vmEnv)) }
 
 // runExample runs one of the examples on the cluster as a user would, with
 // a shorter main phase, and fails the test if the run itself fails.

@@ -33,6 +33,36 @@ type Env struct {
 	err     error
 	started bool
 	start   time.Duration
+	vmLock  *os.File
+}
+
+// vmLockPath serializes VM clusters across test packages: `go test ./...`
+// runs packages in parallel, and several emulated clusters at once on a
+// small machine slow each other down until timing-sensitive databases
+// misbehave. One package's VMs run at a time; the others wait.
+const vmLockPath = "/tmp/jplan-vm-tests.lock"
+
+func lockVMs() (*os.File, error) {
+	f, err := os.OpenFile(vmLockPath, os.O_CREATE|os.O_RDWR, 0o666)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("locking %s: %w", vmLockPath, err)
+	}
+	return f, nil
+}
+
+// LockVMs holds the VM lock (see vmLockPath) until t ends, for tests that
+// start VMs themselves.
+func LockVMs(t testing.TB) {
+	t.Helper()
+	f, err := lockVMs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
 }
 
 // New describes a test cluster. Each test package needs its own name and
@@ -95,6 +125,10 @@ func (e *Env) teardown() error {
 		fmt.Fprintf(os.Stderr, "clustertest: tearing down %s: %v\n", e.opts.Name, err)
 	}
 	os.RemoveAll(e.opts.Dir)
+	if e.vmLock != nil {
+		e.vmLock.Close()
+		e.vmLock = nil
+	}
 	return err
 }
 
@@ -113,9 +147,14 @@ func (e *Env) Need(t testing.TB) *cluster.Info {
 			e.err = err
 			return
 		}
-		if e.opts.Driver == cluster.DriverQEMU && os.Geteuid() != 0 {
-			e.err = errNotRoot
-			return
+		if e.opts.Driver == cluster.DriverQEMU {
+			if os.Geteuid() != 0 {
+				e.err = errNotRoot
+				return
+			}
+			if e.vmLock, e.err = lockVMs(); e.err != nil {
+				return
+			}
 		}
 		dir, err := os.MkdirTemp("", "jplan-"+e.opts.Name+"-")
 		if err != nil {
