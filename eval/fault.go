@@ -49,6 +49,8 @@ type FaultConfig struct {
 	Stop   []string
 	// Membership holds a membership fault's commands and limits.
 	Membership *MembershipConfig
+	// Flakey holds a flakey fault's device settings.
+	Flakey *FlakeyConfig
 }
 
 // Fault evaluates a fault block.
@@ -135,6 +137,8 @@ func (e *Evaluator) Fault(f *lang.Fault) (FaultConfig, hcl.Diagnostics) {
 		add(ds)
 		c.Prob, ds = fractionOpt(a.Expr("probability"), ctx, "probability", 1)
 		add(ds)
+	case "flakey":
+		add(e.flakey(f, &c))
 	case "membership":
 		c.Membership, ds = e.membership(f)
 		add(ds)

@@ -68,6 +68,17 @@ var FaultTypes = map[string]Schema{
 		{Name: "daemon", Doc: "daemon killed with the loss, and restarted after"},
 		targetsAttr,
 	}}),
+	"flakey": registerSchema("fault:flakey", Schema{Attrs: []AttrSpec{
+		{Name: "dir", Required: true, Doc: "directory put on a dm-flakey device (a loop device over a backing file)"},
+		{Name: "mode", Required: true, Doc: `"lose-unfsynced", "drop-writes", "error-writes", "error-reads", "error-all", "corrupt-reads" or "corrupt-writes"`},
+		{Name: "size", Doc: `size of the device (default "256MiB")`},
+		{Name: "up_interval", Doc: `whole seconds the device works in each cycle while started (default "0s": misbehaves throughout)`},
+		{Name: "down_interval", Doc: "whole seconds it then misbehaves"},
+		{Name: "corrupt_byte", Doc: "corrupt modes: which byte of each I/O is replaced, from 1 (default 1)"},
+		{Name: "corrupt_value", Doc: "corrupt modes: the byte put there, 0 to 255 (default 255)"},
+		{Name: "daemon", Doc: "daemon stopped while the directory moves, killed by the power failure"},
+		targetsAttr,
+	}}),
 	"membership": registerSchema("fault:membership", Schema{Attrs: []AttrSpec{
 		{Name: "view", Required: true, Doc: "commands run on node printing the members it sees, as a JSON list or one per line"},
 		{Name: "add", Required: true, Doc: "commands run on a member node that join member to the cluster"},
