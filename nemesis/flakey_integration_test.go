@@ -315,9 +315,16 @@ readlink /proc/$(cat /var/run/jplan-nem-flwriter.pid)/cwd`)
 			t.Errorf("%s: writer runs in %q after teardown", node, cwd)
 		}
 	}
-	if out := c.sh(t, "n1", "cd "+flDir+" && cat synced kept after-ew"); out != "SYNCED-"+stamp+"KEPT-"+stamp+"AFTER-EW-"+stamp {
+	if out := c.sh(t, "n1", "cd "+flDir+" && cat synced after-ew"); out != "SYNCED-"+stamp+"AFTER-EW-"+stamp {
 		t.Errorf("n1's files after teardown: %q", out)
 	}
+	// "kept" is not required: it was committed to a journal that had lost
+	// the transactions dropped just before, and the failed journal commit
+	// under error-writes then stopped ext4 before it checkpointed; the
+	// repair (e2fsck replays the journal only up to the gap) may drop it,
+	// as a real disk that lies about writes can make a filesystem lose
+	// later, fsynced data. Which happens depends on timing.
+	t.Logf("kept after the repairs: %q", c.sh(t, "n1", "cat "+flDir+"/kept 2>&1 || true"))
 }
 
 // flKernelMode sets up a fault of a mode that some kernels lack. Where
