@@ -1,6 +1,10 @@
 package generator
 
-import "github.com/jplan/jplan/history"
+import (
+	"math/bits"
+
+	"github.com/jplan/jplan/history"
+)
 
 // Salts separate the random streams of different kinds of decisions made at
 // the same position in the tree.
@@ -100,23 +104,26 @@ func (g *syncGen) Update(ctx *Context, ev Event) Generator {
 // Mix
 
 type mixGen struct {
-	gens []Generator
-	idx  []int  // original positions, for randomness identity
-	i    int    // chosen child, or -1 until chosen
-	n    uint64 // choices made so far
-	// inline holds gens for small mixes, so that each new state is one
-	// allocation rather than two.
-	inline [4]Generator
+	n uint64 // choices made so far: keys the random stream of the next one
+	// gens holds every child's current state at its original position (the
+	// position is its randomness identity), nil once it is exhausted.
+	// Marking rather than removing keeps the positions without a second,
+	// per-state index slice. For small mixes gens points into inline, so a
+	// new state is one 80-byte allocation.
+	gens   []Generator
+	inline [3]Generator // read/write/cas: the common mixes have 2 or 3 children
 }
 
-// own returns a copy of gens that m owns.
-func (m *mixGen) own(gens []Generator) []Generator {
-	if len(gens) <= len(m.inline) {
-		n := m.inline[:len(gens)]
-		copy(n, gens)
-		return n
+// clone returns a copy of g that the caller may change before publishing it.
+func (g *mixGen) clone() *mixGen {
+	m := &mixGen{n: g.n}
+	if len(g.gens) <= len(m.inline) {
+		m.gens = m.inline[:len(g.gens)]
+	} else {
+		m.gens = make([]Generator, len(g.gens))
 	}
-	return append([]Generator(nil), gens...)
+	copy(m.gens, g.gens)
+	return m
 }
 
 // Mix emits each op from a child chosen uniformly at random (from the seeded
@@ -127,37 +134,75 @@ func Mix(gens ...Generator) Generator {
 	if len(gens) == 0 {
 		return done
 	}
-	idx := make([]int, len(gens))
-	for i := range idx {
-		idx[i] = i
-	}
-	return &mixGen{gens: append([]Generator(nil), gens...), idx: idx, i: -1}
+	noNil("Mix", gens) // nil marks an exhausted child
+	return (&mixGen{gens: gens}).clone()
 }
 
 func (g *mixGen) Op(ctx *Context) (Op, Generator, Status) {
-	gens, idx, i, n := g.gens, g.idx, g.i, g.n
-	for len(gens) > 0 {
-		if i < 0 {
-			i = ctx.Rand(saltMix ^ n).IntN(len(gens))
+	var m *mixGen // the next state, copied from g on the first change
+	gens, n := g.gens, g.n
+	// Counting is as cheap as the copy every new state makes anyway.
+	live := 0
+	for _, c := range gens {
+		if c != nil {
+			live++
 		}
-		old := ctx.descend(uint64(idx[i]))
+	}
+	for live > 0 {
+		// The k-th live child, in original order: the same child as the
+		// k-th element of the live children listed compactly.
+		k := ctx.Rand(saltMix ^ n).IntN(live)
+		i := k
+		if live < len(gens) {
+			i = nthLive(gens, k)
+		}
+		old := ctx.descend(uint64(i))
 		op, next, st := gens[i].Op(ctx)
 		ctx.ascend(old)
-		switch st {
-		case Ready:
-			m := &mixGen{idx: idx, i: -1, n: n + 1}
-			m.gens = m.own(gens)
-			m.gens[i] = next
-			return op, m, Ready
-		case Pending:
+		if st == Pending {
+			// Children dropped on the way are dropped again next time:
+			// asking does not change g.
 			return op, g, Pending
 		}
+		if m == nil {
+			m = g.clone()
+			gens = m.gens
+		}
+		n++
+		m.n = n
+		if st == Ready {
+			m.gens[i] = next
+			return op, m, Ready
+		}
 		// Exhausted: drop it and choose again among the rest.
-		gens = append(append([]Generator(nil), gens[:i]...), gens[i+1:]...)
-		idx = append(append([]int(nil), idx[:i]...), idx[i+1:]...)
-		i, n = -1, n+1
+		m.gens[i] = nil
+		live--
 	}
 	return Op{}, nil, Exhausted
+}
+
+// noNil panics if a child is nil: Mix and Any use nil for a child they
+// have dropped, so a nil argument would silently vanish instead of failing.
+func noNil(what string, gens []Generator) {
+	for _, c := range gens {
+		if c == nil {
+			panic("generator." + what + ": nil generator")
+		}
+	}
+}
+
+// nthLive returns the position of the k-th (from 0) non-nil generator.
+func nthLive(gens []Generator, k int) int {
+	for i, c := range gens {
+		if c == nil {
+			continue
+		}
+		if k == 0 {
+			return i
+		}
+		k--
+	}
+	panic("generator: mix lost count of its children")
 }
 
 func (g *mixGen) Update(*Context, Event) Generator { return nil }
@@ -363,8 +408,13 @@ func pickSoonest(ctx *Context, ready []candidate, key uint64) int {
 // Any
 
 type anyGen struct {
+	n uint64 // ops emitted so far: keys the tie-breaking random stream
+	// gens holds the children at their original positions (their
+	// randomness identity); a child found exhausted when Any emits an op is
+	// set to nil in the new state, so it is not asked again (an exhausted
+	// generator stays exhausted) and a finished side, such as
+	// ClientsAndNemesis' nemesis, costs nothing per op afterwards.
 	gens   []Generator
-	n      uint64
 	inline [2]Generator // see mixGen.inline
 }
 
@@ -388,6 +438,7 @@ func Any(gens ...Generator) Generator {
 	case 1:
 		return gens[0]
 	}
+	noNil("Any", gens) // nil marks an exhausted child
 	return (*anyGen)(nil).with(gens, 0)
 }
 
@@ -397,8 +448,12 @@ func (g *anyGen) Op(ctx *Context) (Op, Generator, Status) {
 		ready   = buf[:0]
 		pending bool
 		hint    int64
+		ended   uint64 // bit i: child i (i < 64) reported Exhausted
 	)
 	for i, c := range g.gens {
+		if c == nil {
+			continue
+		}
 		old := ctx.descend(uint64(i))
 		op, next, st := c.Op(ctx)
 		ctx.ascend(old)
@@ -407,6 +462,10 @@ func (g *anyGen) Op(ctx *Context) (Op, Generator, Status) {
 			ready = append(ready, candidate{op: op, next: next, i: i, weight: 1})
 		case Pending:
 			pending, hint = true, minHint(hint, op.Time)
+		default:
+			if i < 64 {
+				ended |= 1 << i
+			}
 		}
 	}
 	j := pickSoonest(ctx, ready, saltAny^g.n)
@@ -416,15 +475,21 @@ func (g *anyGen) Op(ctx *Context) (Op, Generator, Status) {
 		}
 		return Op{}, nil, Exhausted
 	}
-	c := ready[j]
+	c := &ready[j]
 	a := g.with(g.gens, g.n+1)
 	a.gens[c.i] = c.next
+	for ; ended != 0; ended &= ended - 1 {
+		a.gens[bits.TrailingZeros64(ended)] = nil
+	}
 	return c.op, a, Ready
 }
 
 func (g *anyGen) Update(ctx *Context, ev Event) Generator {
 	var a *anyGen // copied on the first change
 	for i, c := range g.gens {
+		if c == nil {
+			continue
+		}
 		old := ctx.descend(uint64(i))
 		n := c.Update(ctx, ev)
 		ctx.ascend(old)
@@ -480,11 +545,13 @@ func (g *onRange) Op(ctx *Context) (Op, Generator, Status) {
 }
 
 func (g *onRange) Update(ctx *Context, ev Event) Generator {
-	lo, hi := g.bounds(ctx)
-	t := ctx.ThreadOf(ev.Process)
-	if t < lo || t >= hi {
+	// Whether the event's thread is ours, without ThreadOf's division (this
+	// runs twice per op): the nemesis process runs on the nemesis thread,
+	// any other process on a client thread, if there are any.
+	if ours := ev.Process == nemesisProcess; ours != g.nemesis || (!ours && ctx.nClients == 0) {
 		return nil
 	}
+	lo, hi := g.bounds(ctx)
 	olo, ohi := ctx.restrict(lo, hi)
 	next := g.g.Update(ctx, ev)
 	ctx.restore(olo, ohi)
@@ -495,9 +562,24 @@ func (g *onRange) Update(ctx *Context, ev Event) Generator {
 }
 
 type reserveGen struct {
-	counts []int       // threads per dedicated range
+	counts []int       // threads per dedicated range; shared by every state
 	gens   []Generator // one per range, then the default
 	n      uint64
+	inline [3]Generator // see mixGen.inline
+}
+
+// with returns a copy of g with child i replaced by next and n as given:
+// one allocation when the children fit inline.
+func (g *reserveGen) with(i int, next Generator, n uint64) *reserveGen {
+	r := &reserveGen{counts: g.counts, n: n}
+	if len(g.gens) <= len(r.inline) {
+		r.gens = r.inline[:len(g.gens)]
+	} else {
+		r.gens = make([]Generator, len(g.gens))
+	}
+	copy(r.gens, g.gens)
+	r.gens[i] = next
+	return r
 }
 
 // Reserve dedicates threads to generators: the first counts[0] threads of
@@ -515,7 +597,9 @@ func Reserve(counts []int, gens ...Generator) Generator {
 			panic("generator.Reserve: negative thread count")
 		}
 	}
-	return &reserveGen{counts: append([]int(nil), counts...), gens: append([]Generator(nil), gens...)}
+	// with copies gens into storage the new state owns.
+	g := &reserveGen{counts: append([]int(nil), counts...), gens: gens}
+	return g.with(0, gens[0], 0)
 }
 
 // rangeOf returns the thread range of generator i within the view [lo, hi).
@@ -560,11 +644,8 @@ func (g *reserveGen) Op(ctx *Context) (Op, Generator, Status) {
 		}
 		return Op{}, nil, Exhausted
 	}
-	c := ready[j]
-	ng := make([]Generator, len(g.gens))
-	copy(ng, g.gens)
-	ng[c.i] = c.next
-	return c.op, &reserveGen{counts: g.counts, gens: ng, n: g.n + 1}, Ready
+	c := &ready[j]
+	return c.op, g.with(c.i, c.next, g.n+1), Ready
 }
 
 func (g *reserveGen) Update(ctx *Context, ev Event) Generator {
@@ -582,10 +663,7 @@ func (g *reserveGen) Update(ctx *Context, ev Event) Generator {
 		if next == nil {
 			return nil
 		}
-		ng := make([]Generator, len(g.gens))
-		copy(ng, g.gens)
-		ng[i] = next
-		return &reserveGen{counts: g.counts, gens: ng, n: g.n}
+		return g.with(i, next, g.n)
 	}
 	return nil
 }

@@ -216,7 +216,7 @@ func Void() Generator { return void{} }
 var done Generator = void{}
 
 func (void) Op(*Context) (Op, Generator, Status) { return Op{}, nil, Exhausted }
-func (v void) Update(*Context, Event) Generator  { return v }
+func (void) Update(*Context, Event) Generator    { return nil }
 
 type fnGen struct {
 	f func(ctx *Context) Generator

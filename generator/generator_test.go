@@ -618,3 +618,39 @@ type pendingForever struct{}
 
 func (p pendingForever) Op(*Context) (Op, Generator, Status) { return Op{}, p, Pending }
 func (p pendingForever) Update(*Context, Event) Generator    { return p }
+
+func TestMixAndAnyRejectNil(t *testing.T) {
+	// Mix and Any mark dropped children nil; a nil argument must fail loudly
+	// rather than pass for an exhausted child.
+	for name, f := range map[string]func(){
+		"Mix": func() { Mix(Constant("a", nil), nil) },
+		"Any": func() { Any(nil, Constant("a", nil)) },
+	} {
+		func() {
+			defer func() {
+				if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), "nil generator") {
+					t.Errorf("%s with a nil child: recovered %v", name, r)
+				}
+			}()
+			f()
+		}()
+	}
+}
+
+func TestAnyDropsExhaustedChildren(t *testing.T) {
+	// Once its nemesis side is exhausted, ClientsAndNemesis stops asking it:
+	// the next state holds nil there, and the ops are unchanged.
+	g := ClientsAndNemesis(Limit(3, Repeat(Constant("r", nil))), Void())
+	d := NewDriver(g, 2, 1)
+	step, err := d.Next(0)
+	if err != nil || step.Kind != StepInvoke {
+		t.Fatalf("step %+v, err %v", step, err)
+	}
+	a, ok := d.gen.(*anyGen)
+	if !ok || a.gens[1] != nil || a.gens[0] == nil {
+		t.Fatalf("state after the first op: %#v", d.gen)
+	}
+	if got := fs(sim(t, g, SimConfig{Concurrency: 2})); got != "r r r" {
+		t.Fatalf("got %q", got)
+	}
+}

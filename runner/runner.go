@@ -315,12 +315,18 @@ func (r *run) loop(ctx context.Context) error {
 		}
 
 		// StepWait.
-		if r.d.InFlight() > 0 && step.Until == 0 {
+		if r.d.InFlight() > 0 && (step.Until == 0 || time.Duration(step.Until)-now > spinHorizon) {
 			// Every thread that could get an op is busy. Before parking,
 			// yield a few times: that lets the worker we just woke run on
 			// this core and hand its completion back without either
 			// goroutine going through a futex wake-up, which is what
 			// limits throughput with fast clients.
+			//
+			// A wake-up time far ahead must not prevent this: a TimeLimit
+			// names its cutoff whenever its generator is pending, and
+			// every plan's main part is under one, so testing only for
+			// "no wake-up time" parked (with a timer reset and stop)
+			// after almost every op of a real schedule.
 			if c, got := r.spin(); got {
 				if err := r.complete(c); err != nil {
 					return err
@@ -393,6 +399,12 @@ func (r *run) spin() (completion, bool) {
 // spinYields bounds spin; a handful of yields covers a fast client's round
 // trip without burning a core when clients are slow.
 const spinYields = 8
+
+// spinHorizon: the interpreter spins before parking only if the generator
+// asked to be woken no sooner than this (or not at all), so that spinning
+// never delays an op that is due; it takes microseconds unless the
+// machine is overloaded.
+const spinHorizon = time.Millisecond
 
 // dispatch hands an invocation to its thread's worker and records it.
 func (r *run) dispatch(step generator.Step) {
