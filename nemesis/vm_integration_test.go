@@ -286,3 +286,45 @@ func TestVMClockTeardownResets(t *testing.T) {
 		}
 	}
 }
+
+// transferSeconds sends size bytes over TCP from from to to and returns how
+// long it took, measured on from.
+func (c *testCluster) transferSeconds(t *testing.T, from, to string, size int) float64 {
+	t.Helper()
+	const port = 7411
+	c.sh(t, to, fmt.Sprintf("pkill -x nc || true; (timeout 60 nc -l %d >/dev/null 2>&1 &) ; sleep 0.5", port))
+	// nc -N half-closes after the data and exits when the receiver has
+	// it all and closes: the time covers delivery, not just sending.
+	out := c.sh(t, from, fmt.Sprintf("s=$(date +%%s%%N); head -c %d /dev/zero | nc -N -w 30 %s %d; e=$(date +%%s%%N); echo $(( (e - s) / 1000000 ))", size, c.host[to], port))
+	ms, err := strconv.Atoi(strings.TrimSpace(out))
+	if err != nil {
+		t.Fatalf("transfer %s → %s: %q", from, to, out)
+	}
+	return float64(ms) / 1000
+}
+
+// TestVMPacketRate limits n1's traffic to n2 to 1 mbit/s with netem's
+// rate and times a 256 KiB transfer: about 2 s instead of a blink.
+func TestVMPacketRate(t *testing.T) {
+	c := setupVM(t)
+	const size = 256 << 10 // 2.1 s at 1 mbit/s
+	if d := c.transferSeconds(t, "n1", "n2", size); d > 1 {
+		t.Fatalf("%d bytes took %.2fs before any fault", size, d)
+	}
+	n := c.nemesis(t, eval.FaultConfig{Name: "thin", Type: "packet", Netem: map[string]string{"rate": "1mbit"},
+		Targets: eval.Targets{Nodes: []string{"n1"}}})
+	op := invoke(t, n, "start-thin")
+	v, _ := op.Value.(map[string]any)
+	if s, _ := v["n1"].(string); !strings.Contains(s, "netem") || !strings.Contains(s, "rate") {
+		t.Fatalf("start value %v: want netem rate on n1", op.Value)
+	}
+	d := c.transferSeconds(t, "n1", "n2", size)
+	t.Logf("%d bytes at 1mbit: %.2fs", size, d)
+	if d < 1.7 || d > 6 {
+		t.Fatalf("%d bytes took %.2fs at 1mbit/s, want about 2.1s", size, d)
+	}
+	invoke(t, n, "stop-thin")
+	if d := c.transferSeconds(t, "n1", "n2", size); d > 1 {
+		t.Fatalf("%d bytes took %.2fs after stop", size, d)
+	}
+}
