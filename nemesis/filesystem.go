@@ -32,8 +32,6 @@ package nemesis
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -45,7 +43,6 @@ import (
 
 	"github.com/jplan/jplan/control"
 	"github.com/jplan/jplan/eval"
-	"github.com/jplan/jplan/lifecycle"
 	"github.com/jplan/jplan/nemesis/agent"
 )
 
@@ -71,22 +68,14 @@ type filesystem struct {
 }
 
 // fsMount is one directory on faultfs, shared by the faults naming it.
+// Its id names the control socket, pidfile and log on the nodes.
 type fsMount struct {
-	n   *Nemesis
-	dir string
-	id  string // names the control socket, pidfile and log on the nodes
-
-	mu      sync.Mutex
-	daemons [][2]string // (db, daemon) of the faults that share the mount
-	nodes   map[string]*fsNode
+	*dirMount[*fsNode]
 }
 
 type fsNode struct {
-	mu         sync.Mutex
-	bin        string // jplan-faultfs on the node
-	touched    bool   // set up (maybe partly) and not yet healed
-	mounted    bool
-	wasRunning map[string]bool // daemon → running when we mounted
+	dirNode
+	bin string // jplan-faultfs on the node
 }
 
 var (
@@ -104,62 +93,30 @@ func buildFilesystem(n *Nemesis, fc eval.FaultConfig, daemons DaemonLookup) (fau
 	if fc.Prob < 0 || fc.Prob > 1 {
 		return nil, fmt.Errorf("probability %g is not between 0 and 1", fc.Prob)
 	}
-	if fc.Daemon != "" {
-		found := false
-		for _, node := range n.nodes {
-			if _, ok := daemons(node, fc.DB, fc.Daemon); ok {
-				found = true
-			}
-		}
-		if !found {
-			return nil, fmt.Errorf("daemon %s of db %s is not defined on any node", fc.Daemon, fc.DB)
-		}
+	if err := checkFaultDaemon(n, fc, daemons); err != nil {
+		return nil, err
 	}
 	dir := path.Clean(fc.Dir)
 	fsMountsMu.Lock()
 	defer fsMountsMu.Unlock()
-	if fsMounts[n] == nil {
-		fsMounts[n] = map[string]*fsMount{}
-	}
-	m := fsMounts[n][dir]
-	if m == nil {
-		sum := sha256.Sum256([]byte(dir))
-		m = &fsMount{n: n, dir: dir, id: hex.EncodeToString(sum[:6]), nodes: map[string]*fsNode{}}
-		fsMounts[n][dir] = m
-	}
-	if fc.Daemon != "" {
-		m.daemons = append(m.daemons, [2]string{fc.DB, fc.Daemon})
-	}
+	m := sharedDir(fsMounts, n, dir, func() *fsMount {
+		return &fsMount{newDirMount(n, dir, func() *fsNode { return &fsNode{} })}
+	})
+	m.addDaemon(fc)
 	return &filesystem{n: n, cfg: fc, daemons: daemons, m: m}, nil
 }
 
 // setup mounts faultfs on every node of the mount (see the top of the
 // file). It is safe to call again.
 func (f *filesystem) setup(ctx context.Context) error {
-	_, err := f.m.ensure(ctx, f.daemons)
-	return err
-}
-
-func (f *filesystem) daemon(node string) (eval.DaemonConfig, bool) {
-	if f.cfg.Daemon == "" {
-		return eval.DaemonConfig{}, false
-	}
-	return f.daemons(node, f.cfg.DB, f.cfg.Daemon)
+	return f.m.ensure(ctx, f.daemons)
 }
 
 func (f *filesystem) start(ctx context.Context) (any, error) {
 	if err := f.setup(ctx); err != nil {
 		return nil, err
 	}
-	targets, err := f.n.targets(f.cfg.Targets)
-	if err != nil {
-		return nil, err
-	}
-	if len(targets) == 0 {
-		return map[string]any{}, nil
-	}
-	return f.n.onNodes(ctx, targets, func(ctx context.Context, r control.Remote) (string, error) {
-		nm := f.m.node(r.Node(), false)
+	return f.m.onTargets(ctx, f.cfg.Targets, func(ctx context.Context, r control.Remote, nm *fsNode) (string, error) {
 		if nm == nil || !nm.isMounted() {
 			return "not mounted", nil
 		}
@@ -181,19 +138,9 @@ func (f *filesystem) start(ctx context.Context) (any, error) {
 // lose is a power failure: the daemon dies, unsynced writes vanish, the
 // daemon comes back.
 func (f *filesystem) lose(ctx context.Context, r control.Remote, nm *fsNode) (string, error) {
-	d, hasDaemon := f.daemon(r.Node())
-	killed := false
-	if hasDaemon {
-		pid, err := lifecycle.SignalDaemon(ctx, r, d, "KILL")
-		if err != nil {
-			return "", err
-		}
-		killed = pid > 0
-		if killed {
-			if err := waitDead(ctx, r, d); err != nil {
-				return "", err
-			}
-		}
+	p, err := cutPower(ctx, r, f.cfg, f.daemons)
+	if err != nil {
+		return "", err
 	}
 	out, err := f.m.ctl(ctx, r, nm, "lose")
 	if err != nil {
@@ -207,16 +154,7 @@ func (f *filesystem) lose(ctx context.Context, r control.Remote, nm *fsNode) (st
 		return "", fmt.Errorf("%s: faultfs lose: unexpected reply %q", r.Node(), out)
 	}
 	msg := fmt.Sprintf("lost %d unsynced bytes in %d files", rep.Bytes, rep.Files)
-	if !hasDaemon {
-		return msg, nil
-	}
-	if !killed && !nm.ran(f.cfg.DB+"."+f.cfg.Daemon) {
-		return msg + "; daemon not running", nil
-	}
-	if err := startReady(ctx, r, d); err != nil {
-		return "", fmt.Errorf("%s (restarting the daemon: %w)", msg, err)
-	}
-	return msg + "; daemon restarted", nil
+	return p.restore(ctx, r, msg, nm.ran(f.cfg.DB+"."+f.cfg.Daemon))
 }
 
 func (f *filesystem) stop(ctx context.Context) (any, error) {
@@ -225,11 +163,7 @@ func (f *filesystem) stop(ctx context.Context) (any, error) {
 	}
 	nodes := f.m.mountedNodes()
 	if f.cfg.Mode == "lose-unfsynced" {
-		out := map[string]any{}
-		for _, node := range nodes {
-			out[node] = "nothing to undo"
-		}
-		return out, nil
+		return nothingToUndo(nodes), nil
 	}
 	mode := fsModes[f.cfg.Mode]
 	return f.n.onNodes(ctx, nodes, func(ctx context.Context, r control.Remote) (string, error) {
@@ -247,70 +181,12 @@ func (f *filesystem) heal(ctx context.Context) error {
 	return f.m.heal(ctx, f.daemons)
 }
 
-// node returns the state of a node of the mount, creating it if asked.
-func (m *fsMount) node(node string, create bool) *fsNode {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	nm := m.nodes[node]
-	if nm == nil && create {
-		nm = &fsNode{wasRunning: map[string]bool{}}
-		m.nodes[node] = nm
-	}
-	return nm
-}
-
-func (nm *fsNode) isMounted() bool {
-	nm.mu.Lock()
-	defer nm.mu.Unlock()
-	return nm.mounted
-}
-
+// ran says whether a daemon ran when the mount was set up. lose runs
+// without the node's lock; this takes it.
 func (nm *fsNode) ran(daemon string) bool {
 	nm.mu.Lock()
 	defer nm.mu.Unlock()
 	return nm.wasRunning[daemon]
-}
-
-func (m *fsMount) mountedNodes() []string {
-	var out []string
-	for _, node := range m.n.nodes {
-		if nm := m.node(node, false); nm != nil && nm.isMounted() {
-			out = append(out, node)
-		}
-	}
-	return out
-}
-
-// daemonsOn are the daemons running on dir on a node.
-func (m *fsMount) daemonsOn(node string, lookup DaemonLookup) map[string]eval.DaemonConfig {
-	m.mu.Lock()
-	refs := append([][2]string(nil), m.daemons...)
-	m.mu.Unlock()
-	out := map[string]eval.DaemonConfig{}
-	for _, ref := range refs {
-		if d, ok := lookup(node, ref[0], ref[1]); ok {
-			out[ref[0]+"."+ref[1]] = d
-		}
-	}
-	return out
-}
-
-// mountNodes are the nodes the directory is mounted on: those with one of
-// the faults' daemons, or every node when no fault names a daemon.
-func (m *fsMount) mountNodes(lookup DaemonLookup) []string {
-	m.mu.Lock()
-	none := len(m.daemons) == 0
-	m.mu.Unlock()
-	if none {
-		return m.n.nodes
-	}
-	var out []string
-	for _, node := range m.n.nodes {
-		if len(m.daemonsOn(node, lookup)) > 0 {
-			out = append(out, node)
-		}
-	}
-	return out
 }
 
 func (m *fsMount) paths() (back, sock, pid, log string) {
@@ -371,59 +247,44 @@ func sh(ctx context.Context, r control.Remote, script string) (string, error) {
 }
 
 // ensure mounts faultfs on every node of the mount where it is not yet.
-func (m *fsMount) ensure(ctx context.Context, lookup DaemonLookup) (map[string]any, error) {
-	var todo []string
-	for _, node := range m.mountNodes(lookup) {
-		if nm := m.node(node, true); !nm.isMounted() {
-			todo = append(todo, node)
-		}
-	}
-	if len(todo) == 0 {
-		return nil, nil
-	}
-	vals, err := m.n.onNodes(ctx, todo, func(ctx context.Context, r control.Remote) (string, error) {
-		return m.mountOn(ctx, r, lookup)
+func (m *fsMount) ensure(ctx context.Context, lookup DaemonLookup) error {
+	todo, err := m.setUp(ctx, lookup, func(ctx context.Context, r control.Remote, nm *fsNode) error {
+		return m.mountOn(ctx, r, nm, lookup)
 	})
 	if err != nil {
-		return vals, fmt.Errorf("mounting faultfs at %s: %w", m.dir, err)
+		return fmt.Errorf("mounting faultfs at %s: %w", m.dir, err)
 	}
-	m.n.logf("nemesis: faultfs mounted at %s on %s", m.dir, strings.Join(todo, ", "))
-	return vals, nil
+	if len(todo) > 0 {
+		m.n.logf("nemesis: faultfs mounted at %s on %s", m.dir, strings.Join(todo, ", "))
+	}
+	return nil
 }
 
-func (m *fsMount) mountOn(ctx context.Context, r control.Remote, lookup DaemonLookup) (string, error) {
-	nm := m.node(r.Node(), true)
-	nm.mu.Lock()
-	defer nm.mu.Unlock()
-	if nm.mounted {
-		return "mounted", nil
-	}
+// mountOn mounts faultfs on a node. Called with the node's lock held.
+func (m *fsMount) mountOn(ctx context.Context, r control.Remote, nm *fsNode, lookup DaemonLookup) error {
 	bin, err := agent.Install(ctx, r, "jplan-faultfs")
 	if err != nil {
-		return "", err
+		return err
 	}
 	nm.bin = bin
-	nm.touched = true
 	daemons := m.daemonsOn(r.Node(), lookup)
-	for name, d := range daemons {
-		pid, err := lifecycle.StopDaemon(ctx, r, d, 0)
-		if err != nil {
-			return "", err
-		}
-		nm.wasRunning[name] = pid > 0
+	if err := nm.stopForSetup(ctx, r, daemons); err != nil {
+		return err
 	}
 	if _, err := sh(ctx, r, m.mountScript(bin)); err != nil {
-		return "", err
+		return err
 	}
 	nm.mounted = true
+	// Not startAgain: here the first daemon that fails to start fails the
+	// setup at once, as it always has, without trying the others.
 	for name, d := range daemons {
 		if nm.wasRunning[name] {
 			if err := startReady(ctx, r, d); err != nil {
-				return "", err
+				return err
 			}
 		}
 	}
-	return "mounted", nil
+	return nil
 }
 
 func (m *fsMount) ctl(ctx context.Context, r control.Remote, nm *fsNode, args ...string) (string, error) {
@@ -443,84 +304,20 @@ func (m *fsMount) ctl(ctx context.Context, r control.Remote, nm *fsNode, args ..
 
 // heal restores every node the mount was (or may have been) set up on.
 func (m *fsMount) heal(ctx context.Context, lookup DaemonLookup) error {
-	m.mu.Lock()
-	var nodes []string
-	for _, node := range m.n.nodes {
-		if nm := m.nodes[node]; nm != nil {
-			nm.mu.Lock()
-			if nm.touched {
-				nodes = append(nodes, node)
-			}
-			nm.mu.Unlock()
-		}
-	}
-	m.mu.Unlock()
-	if len(nodes) == 0 {
-		return nil
-	}
-	_, err := m.n.onNodes(ctx, nodes, func(ctx context.Context, r control.Remote) (string, error) {
-		nm := m.node(r.Node(), true)
-		nm.mu.Lock()
-		defer nm.mu.Unlock()
-		if !nm.touched {
-			return "restored", nil
-		}
+	err := m.dirMount.heal(ctx, func(ctx context.Context, r control.Remote, nm *fsNode) error {
 		daemons := m.daemonsOn(r.Node(), lookup)
-		running := map[string]bool{}
-		for name, d := range daemons {
-			pid, err := lifecycle.StopDaemon(ctx, r, d, 0)
-			if err != nil {
-				return "", err
-			}
-			running[name] = pid > 0 || nm.wasRunning[name]
+		running, err := nm.stopForHeal(ctx, r, daemons)
+		if err != nil {
+			return err
 		}
 		if _, err := sh(ctx, r, m.restoreScript(nm.bin)); err != nil {
-			return "", err
+			return err
 		}
 		nm.mounted, nm.touched = false, false
-		var errs []error
-		for name, d := range daemons {
-			if running[name] {
-				if err := startReady(ctx, r, d); err != nil {
-					errs = append(errs, err)
-				}
-			}
-		}
-		return "restored", errors.Join(errs...)
+		return errors.Join(startAgain(ctx, r, daemons, running)...)
 	})
 	if err != nil {
 		return fmt.Errorf("unmounting faultfs at %s: %w", m.dir, err)
 	}
 	return nil
-}
-
-// startReady starts a daemon and waits until it is ready.
-func startReady(ctx context.Context, r control.Remote, d eval.DaemonConfig) error {
-	if _, err := lifecycle.StartDaemon(ctx, r, d); err != nil && !errors.Is(err, lifecycle.ErrAlreadyRunning) {
-		return err
-	}
-	return lifecycle.WaitReady(ctx, r, d)
-}
-
-// waitDead waits for a killed daemon's process to be gone, so that nothing
-// it had in flight reaches the filesystem after the loss.
-func waitDead(ctx context.Context, r control.Remote, d eval.DaemonConfig) error {
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		st, err := lifecycle.DaemonStatus(ctx, r, d)
-		if err != nil {
-			return err
-		}
-		if !st.Running {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s: daemon %s (pid %d) still alive 30s after SIGKILL", r.Node(), d.Name, st.PID)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
 }

@@ -8,11 +8,8 @@ import (
 	"context"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/jplan/jplan/control"
 	"github.com/jplan/jplan/eval"
-	"github.com/jplan/jplan/lifecycle"
 )
 
 const fsDir = "/var/lib/jplan-nem-fs"
@@ -22,32 +19,13 @@ const fsDir = "/var/lib/jplan-nem-fs"
 // starts it on every node.
 func (c *testCluster) addAppender(t *testing.T) {
 	t.Helper()
-	for _, node := range c.nodes {
-		d := eval.DaemonConfig{Name: "appender", Command: "sh", Dir: fsDir,
-			Args:    []string{"-c", "while :; do echo tick >> ticks; sleep 0.1; done"},
-			Pidfile: "/var/run/jplan-nem-appender.pid", Logfile: "/var/log/jplan-nem-appender.log"}
-		c.dbs[node.Name] = append(c.dbs[node.Name], eval.DBConfig{Name: "fsdb", Daemons: []eval.DaemonConfig{d}})
-		r := c.byName[node.Name]
-		c.sh(t, node.Name, "umount -l "+fsDir+" 2>/dev/null; rm -rf "+fsDir+" "+fsDir+".faultfs; mkdir -p "+fsDir)
-		lifecycle.StopDaemon(context.Background(), r, d, time.Second)
-		if _, err := lifecycle.StartDaemon(context.Background(), r, d); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			lifecycle.StopDaemon(context.Background(), r, d, time.Second)
-			r.Exec(context.Background(), control.Command{Script: "umount -l " + fsDir + " 2>/dev/null; rm -rf " + fsDir + " " + fsDir + ".faultfs"})
-		})
-	}
+	const clean = "umount -l " + fsDir + " 2>/dev/null; rm -rf " + fsDir + " " + fsDir + ".faultfs"
+	c.addDirDaemon(t, "fsdb", "appender", "appender", fsDir, "0.1", clean+"; mkdir -p "+fsDir, clean)
 }
 
 func (c *testCluster) daemonPID(t *testing.T, node string) int {
 	t.Helper()
-	d, _ := DaemonsOf(c.dbs)(node, "fsdb", "appender")
-	st, err := lifecycle.DaemonStatus(context.Background(), c.byName[node], d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return st.PID
+	return c.pidOf(t, node, "fsdb", "appender")
 }
 
 // fsFault builds a nemesis with one filesystem fault and sets the mount up

@@ -49,8 +49,6 @@ package nemesis
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"path"
@@ -98,29 +96,21 @@ type flakeyFault struct {
 }
 
 // flakeyDev is one directory on a dm-flakey device, shared by the faults
-// naming it.
+// naming it. Its id names the backing file and the markers.
 type flakeyDev struct {
-	n    *Nemesis
-	dir  string
+	*dirMount[*flakeyNode]
 	dm   string // device-mapper name: jplan-<first fault>
-	id   string // names the backing file and the markers
 	size int64
 
-	mu      sync.Mutex
-	faults  []*flakeyFault
-	daemons [][2]string // (db, daemon) of the faults
-	nodes   map[string]*flakeyNode
+	faults []*flakeyFault // guarded by mu
 }
 
 type flakeyNode struct {
-	mu         sync.Mutex
-	touched    bool // set up (maybe partly) and not yet healed
-	mounted    bool
-	loop       string // the loop device under the device-mapper device
-	sectors    int64
-	active     string          // the fault whose table is loaded; "" for healthy
-	kernel     string          // uname -r
-	wasRunning map[string]bool // daemon → running when the device was set up
+	dirNode
+	loop    string // the loop device under the device-mapper device
+	sectors int64
+	active  string // the fault whose table is loaded; "" for healthy
+	kernel  string // uname -r
 }
 
 var (
@@ -142,16 +132,8 @@ func buildFlakey(n *Nemesis, fc eval.FaultConfig, daemons DaemonLookup) (fault, 
 	if err := checkFlakeyConfig(fc.Mode, fl); err != nil {
 		return nil, err
 	}
-	if fc.Daemon != "" {
-		found := false
-		for _, node := range n.nodes {
-			if _, ok := daemons(node, fc.DB, fc.Daemon); ok {
-				found = true
-			}
-		}
-		if !found {
-			return nil, fmt.Errorf("daemon %s of db %s is not defined on any node", fc.Daemon, fc.DB)
-		}
+	if err := checkFaultDaemon(n, fc, daemons); err != nil {
+		return nil, err
 	}
 	dir := path.Clean(fc.Dir)
 	if err := flakeyConflict(n, dir); err != nil {
@@ -159,25 +141,18 @@ func buildFlakey(n *Nemesis, fc eval.FaultConfig, daemons DaemonLookup) (fault, 
 	}
 	flakeyDevsMu.Lock()
 	defer flakeyDevsMu.Unlock()
-	if flakeyDevs[n] == nil {
-		flakeyDevs[n] = map[string]*flakeyDev{}
-	}
-	d := flakeyDevs[n][dir]
-	if d == nil {
-		sum := sha256.Sum256([]byte(dir))
-		d = &flakeyDev{n: n, dir: dir, dm: "jplan-" + fc.Name, id: hex.EncodeToString(sum[:6]), size: fl.Size, nodes: map[string]*flakeyNode{}}
-		flakeyDevs[n][dir] = d
-	} else if d.size != fl.Size {
+	d := sharedDir(flakeyDevs, n, dir, func() *flakeyDev {
+		return &flakeyDev{dirMount: newDirMount(n, dir, func() *flakeyNode { return &flakeyNode{} }), dm: "jplan-" + fc.Name, size: fl.Size}
+	})
+	if d.size != fl.Size {
 		return nil, fmt.Errorf("fault %s puts %s on a %s device, this fault on a %s one: faults on one directory share a device, so give them the same size",
 			d.faults[0].cfg.Name, dir, eval.FormatSize(d.size), eval.FormatSize(fl.Size))
 	}
 	f := &flakeyFault{n: n, cfg: fc, fl: fl, daemons: daemons, d: d}
 	d.mu.Lock()
 	d.faults = append(d.faults, f)
-	if fc.Daemon != "" {
-		d.daemons = append(d.daemons, [2]string{fc.DB, fc.Daemon})
-	}
 	d.mu.Unlock()
+	d.addDaemon(fc)
 	return f, nil
 }
 
@@ -265,26 +240,11 @@ func (f *flakeyFault) setup(ctx context.Context) error {
 	return f.d.ensure(ctx, f.daemons)
 }
 
-func (f *flakeyFault) daemon(node string) (eval.DaemonConfig, bool) {
-	if f.cfg.Daemon == "" {
-		return eval.DaemonConfig{}, false
-	}
-	return f.daemons(node, f.cfg.DB, f.cfg.Daemon)
-}
-
 func (f *flakeyFault) start(ctx context.Context) (any, error) {
 	if err := f.setup(ctx); err != nil {
 		return nil, err
 	}
-	targets, err := f.n.targets(f.cfg.Targets)
-	if err != nil {
-		return nil, err
-	}
-	if len(targets) == 0 {
-		return map[string]any{}, nil
-	}
-	return f.n.onNodes(ctx, targets, func(ctx context.Context, r control.Remote) (string, error) {
-		nm := f.d.node(r.Node(), false)
+	return f.d.onTargets(ctx, f.cfg.Targets, func(ctx context.Context, r control.Remote, nm *flakeyNode) (string, error) {
 		if nm == nil {
 			return "not mounted", nil
 		}
@@ -313,24 +273,14 @@ func (f *flakeyFault) powerFailure(ctx context.Context, r control.Remote, nm *fl
 	// Between the kill and the drop the kernel may write back some of
 	// what the daemon left in the page cache, as it may before a real
 	// power failure.
-	d, hasDaemon := f.daemon(r.Node())
-	killed := false
-	if hasDaemon {
-		pid, err := lifecycle.SignalDaemon(ctx, r, d, "KILL")
-		if err != nil {
-			return "", err
-		}
-		killed = pid > 0
-		if killed {
-			if err := waitDead(ctx, r, d); err != nil {
-				return "", err
-			}
-		}
+	p, err := cutPower(ctx, r, f.cfg, f.daemons)
+	if err != nil {
+		return "", err
 	}
 	out, err := flakeyRun(ctx, r, "power failure on "+f.d.dir, f.d.powerFailureScript(nm, flakeyTable(nm.sectors, nm.loop, "lose-unfsynced", f.fl)), flakeyTimeout)
 	if err != nil {
-		if killed {
-			if err2 := startReady(ctx, r, d); err2 != nil {
+		if p.killed {
+			if err2 := startReady(ctx, r, p.d); err2 != nil {
 				err = errors.Join(err, err2)
 			}
 		}
@@ -341,16 +291,7 @@ func (f *flakeyFault) powerFailure(ctx context.Context, r control.Remote, nm *fl
 		return "", fmt.Errorf("%s: power failure on %s: unexpected output %q", r.Node(), f.d.dir, out)
 	}
 	msg := fmt.Sprintf("power failure: lost %d bytes of writes not yet on the device", sectors*512)
-	if !hasDaemon {
-		return msg, nil
-	}
-	if !killed && !nm.wasRunning[f.cfg.DB+"."+f.cfg.Daemon] {
-		return msg + "; daemon not running", nil
-	}
-	if err := startReady(ctx, r, d); err != nil {
-		return "", fmt.Errorf("%s (restarting the daemon: %w)", msg, err)
-	}
-	return msg + "; daemon restarted", nil
+	return p.restore(ctx, r, msg, nm.wasRunning[f.cfg.DB+"."+f.cfg.Daemon])
 }
 
 func (f *flakeyFault) stop(ctx context.Context) (any, error) {
@@ -359,11 +300,7 @@ func (f *flakeyFault) stop(ctx context.Context) (any, error) {
 	}
 	nodes := f.d.mountedNodes()
 	if f.cfg.Mode == "lose-unfsynced" {
-		out := map[string]any{}
-		for _, node := range nodes {
-			out[node] = "nothing to undo"
-		}
-		return out, nil
+		return nothingToUndo(nodes), nil
 	}
 	return f.n.onNodes(ctx, nodes, func(ctx context.Context, r control.Remote) (string, error) {
 		nm := f.d.node(r.Node(), false)
@@ -394,107 +331,30 @@ func (f *flakeyFault) heal(ctx context.Context) error {
 	return f.d.heal(ctx, f.daemons)
 }
 
-func (d *flakeyDev) node(node string, create bool) *flakeyNode {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	nm := d.nodes[node]
-	if nm == nil && create {
-		nm = &flakeyNode{wasRunning: map[string]bool{}}
-		d.nodes[node] = nm
-	}
-	return nm
-}
-
-func (d *flakeyDev) mountedNodes() []string {
-	var out []string
-	for _, node := range d.n.nodes {
-		if nm := d.node(node, false); nm != nil {
-			nm.mu.Lock()
-			if nm.mounted {
-				out = append(out, node)
-			}
-			nm.mu.Unlock()
-		}
-	}
-	return out
-}
-
-// daemonsOn are the faults' daemons defined on a node.
-func (d *flakeyDev) daemonsOn(node string, lookup DaemonLookup) map[string]eval.DaemonConfig {
-	d.mu.Lock()
-	refs := append([][2]string(nil), d.daemons...)
-	d.mu.Unlock()
-	out := map[string]eval.DaemonConfig{}
-	for _, ref := range refs {
-		if dc, ok := lookup(node, ref[0], ref[1]); ok {
-			out[ref[0]+"."+ref[1]] = dc
-		}
-	}
-	return out
-}
-
-// deviceNodes are the nodes the device is set up on: those with one of the
-// faults' daemons, or every node when no fault names a daemon.
-func (d *flakeyDev) deviceNodes(lookup DaemonLookup) []string {
-	d.mu.Lock()
-	none := len(d.daemons) == 0
-	d.mu.Unlock()
-	if none {
-		return d.n.nodes
-	}
-	var out []string
-	for _, node := range d.n.nodes {
-		if len(d.daemonsOn(node, lookup)) > 0 {
-			out = append(out, node)
-		}
-	}
-	return out
-}
-
 // ensure sets the device up on every node where it is not yet.
 func (d *flakeyDev) ensure(ctx context.Context, lookup DaemonLookup) error {
-	var todo []string
-	for _, node := range d.deviceNodes(lookup) {
-		nm := d.node(node, true)
-		nm.mu.Lock()
-		if !nm.mounted {
-			todo = append(todo, node)
-		}
-		nm.mu.Unlock()
-	}
-	if len(todo) == 0 {
-		return nil
-	}
-	_, err := d.n.onNodes(ctx, todo, func(ctx context.Context, r control.Remote) (string, error) {
-		return "mounted", d.setupOn(ctx, r, lookup)
+	todo, err := d.setUp(ctx, lookup, func(ctx context.Context, r control.Remote, nm *flakeyNode) error {
+		return d.setupOn(ctx, r, nm, lookup)
 	})
 	if err != nil {
 		return fmt.Errorf("putting %s on a dm-flakey device: %w", d.dir, err)
 	}
-	d.n.logf("nemesis: %s on dm-flakey device %s on %s", d.dir, d.dm, strings.Join(todo, ", "))
+	if len(todo) > 0 {
+		d.n.logf("nemesis: %s on dm-flakey device %s on %s", d.dir, d.dm, strings.Join(todo, ", "))
+	}
 	return nil
 }
 
-func (d *flakeyDev) setupOn(ctx context.Context, r control.Remote, lookup DaemonLookup) error {
-	nm := d.node(r.Node(), true)
-	nm.mu.Lock()
-	defer nm.mu.Unlock()
-	if nm.mounted {
-		return nil
-	}
+// setupOn sets the device up on a node. Called with the node's lock held.
+func (d *flakeyDev) setupOn(ctx context.Context, r control.Remote, nm *flakeyNode, lookup DaemonLookup) error {
 	kernel, err := flakeyProbe(ctx, r)
 	if err != nil {
 		return err
 	}
 	nm.kernel = kernel
-	nm.touched = true
 	daemons := d.daemonsOn(r.Node(), lookup)
-	for name, dc := range daemons {
-		pid, err := lifecycle.StopDaemon(ctx, r, dc, 0)
-		if err != nil {
-			return err
-		}
-		nm.wasRunning[name] = pid > 0
+	if err := nm.stopForSetup(ctx, r, daemons); err != nil {
+		return err
 	}
 	out, err := flakeyRun(ctx, r, "setting up "+d.dm+" for "+d.dir, d.setupScript(), flakeySetupTimeout)
 	if err != nil {
@@ -535,15 +395,7 @@ func (d *flakeyDev) setupOn(ctx context.Context, r control.Remote, lookup Daemon
 			return err
 		}
 	}
-	var errs []error
-	for name, dc := range daemons {
-		if nm.wasRunning[name] {
-			if err := startReady(ctx, r, dc); err != nil {
-				errs = append(errs, err)
-			}
-		}
-	}
-	return errors.Join(errs...)
+	return errors.Join(startAgain(ctx, r, daemons, nm.wasRunning)...)
 }
 
 // swap loads table and swaps it in. Called with the node's lock held.
@@ -603,28 +455,7 @@ func (d *flakeyDev) afterFault(ctx context.Context, r control.Remote, nm *flakey
 
 // heal restores every node the device was (or may have been) set up on.
 func (d *flakeyDev) heal(ctx context.Context, lookup DaemonLookup) error {
-	d.mu.Lock()
-	var nodes []string
-	for _, node := range d.n.nodes {
-		if nm := d.nodes[node]; nm != nil {
-			nm.mu.Lock()
-			if nm.touched {
-				nodes = append(nodes, node)
-			}
-			nm.mu.Unlock()
-		}
-	}
-	d.mu.Unlock()
-	if len(nodes) == 0 {
-		return nil
-	}
-	_, err := d.n.onNodes(ctx, nodes, func(ctx context.Context, r control.Remote) (string, error) {
-		nm := d.node(r.Node(), true)
-		nm.mu.Lock()
-		defer nm.mu.Unlock()
-		if !nm.touched {
-			return "restored", nil
-		}
+	err := d.dirMount.heal(ctx, func(ctx context.Context, r control.Remote, nm *flakeyNode) error {
 		var errs []error
 		// Healthy before the daemon stops, so what it writes as it shuts
 		// down reaches the device.
@@ -634,13 +465,9 @@ func (d *flakeyDev) heal(ctx context.Context, lookup DaemonLookup) error {
 			}
 		}
 		daemons := d.daemonsOn(r.Node(), lookup)
-		running := map[string]bool{}
-		for name, dc := range daemons {
-			pid, err := lifecycle.StopDaemon(ctx, r, dc, 0)
-			if err != nil {
-				return "", err
-			}
-			running[name] = pid > 0 || nm.wasRunning[name]
+		running, err := nm.stopForHeal(ctx, r, daemons)
+		if err != nil {
+			return err
 		}
 		out, err := flakeyRun(ctx, r, "putting "+d.dir+" back", d.restoreScript()+"[ -z \"$warn\" ] || { echo \"$warn\" >&2; exit 3; }\n", flakeySetupTimeout)
 		var ee *control.ExitError
@@ -650,7 +477,7 @@ func (d *flakeyDev) heal(ctx context.Context, lookup DaemonLookup) error {
 			// Put back, but not as the device had it.
 			errs = append(errs, err)
 		default:
-			return "", err
+			return err
 		}
 		for _, l := range strings.Split(out, "\n") {
 			if l != "" {
@@ -658,14 +485,8 @@ func (d *flakeyDev) heal(ctx context.Context, lookup DaemonLookup) error {
 			}
 		}
 		nm.mounted, nm.touched, nm.active, nm.loop = false, false, "", ""
-		for name, dc := range daemons {
-			if running[name] {
-				if err := startReady(ctx, r, dc); err != nil {
-					errs = append(errs, err)
-				}
-			}
-		}
-		return "restored", errors.Join(errs...)
+		errs = append(errs, startAgain(ctx, r, daemons, running)...)
+		return errors.Join(errs...)
 	})
 	if err != nil {
 		return fmt.Errorf("putting %s back from dm-flakey device %s: %w", d.dir, d.dm, err)

@@ -16,7 +16,6 @@ import (
 
 	"github.com/jplan/jplan/control"
 	"github.com/jplan/jplan/eval"
-	"github.com/jplan/jplan/lifecycle"
 )
 
 const flDir = "/var/lib/jplan-nem-flakey"
@@ -34,27 +33,12 @@ rm -rf "$dir" "$dir.flakey" "$dir.flakey-out" /var/lib/jplan-flakey
 // (owner nobody, modes 0750 and 0640), and starts the daemon on every node.
 func (c *testCluster) addFlakeyWriter(t *testing.T) {
 	t.Helper()
-	for _, node := range c.nodes {
-		d := eval.DaemonConfig{Name: "writer", Command: "sh", Dir: flDir,
-			Args:    []string{"-c", "while :; do echo tick >> ticks; sleep 0.2; done"},
-			Pidfile: "/var/run/jplan-nem-flwriter.pid", Logfile: "/var/log/jplan-nem-flwriter.log"}
-		c.dbs[node.Name] = append(c.dbs[node.Name], eval.DBConfig{Name: "fldb", Daemons: []eval.DaemonConfig{d}})
-		r := c.byName[node.Name]
-		lifecycle.StopDaemon(context.Background(), r, d, time.Second)
-		c.sh(t, node.Name, flCleanScript+`mkdir -p "$dir"
+	c.addDirDaemon(t, "fldb", "writer", "flwriter", flDir, "0.2", flCleanScript+`mkdir -p "$dir"
 echo seed > "$dir/seed"
 chown nobody "$dir" "$dir/seed"
 chmod 0750 "$dir"
 chmod 0640 "$dir/seed"
-`)
-		if _, err := lifecycle.StartDaemon(context.Background(), r, d); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			lifecycle.StopDaemon(context.Background(), r, d, time.Second)
-			r.Exec(context.Background(), control.Command{Script: flCleanScript, Timeout: time.Minute})
-		})
-	}
+`, flCleanScript)
 }
 
 // flRun runs a script on a node and returns its output (stdout and
@@ -86,12 +70,7 @@ func (c *testCluster) dmTable(t *testing.T, node, dm string) string {
 
 func (c *testCluster) writerPID(t *testing.T, node string) int {
 	t.Helper()
-	d, _ := DaemonsOf(c.dbs)(node, "fldb", "writer")
-	st, err := lifecycle.DaemonStatus(context.Background(), c.byName[node], d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return st.PID
+	return c.pidOf(t, node, "fldb", "writer")
 }
 
 // flakeyGone checks that nothing of the fault is left on a node and that

@@ -74,20 +74,12 @@ func TestFlakeyDescribe(t *testing.T) {
 }
 
 func TestBuildFlakeyChecks(t *testing.T) {
-	nodes := []eval.Node{{Name: "n1", Index: 0}, {Name: "n2", Index: 1}}
-	remotes := []control.Remote{control.NewLocal("n1"), control.NewLocal("n2")}
-	daemons := func(node, db, daemon string) (eval.DaemonConfig, bool) {
-		return eval.DaemonConfig{Name: daemon}, db == "kv" && daemon == "kv" && node == "n1"
-	}
 	fl := func(edit func(*eval.FlakeyConfig)) *eval.FlakeyConfig {
 		c := eval.DefaultFlakey()
 		edit(&c)
 		return &c
 	}
-	cases := []struct {
-		fc   eval.FaultConfig
-		want string
-	}{
+	checkDirBuilds(t, "fl", "flakey", []dirBuildCase{
 		{eval.FaultConfig{Dir: "relative", Mode: "drop-writes"}, "absolute path"},
 		{eval.FaultConfig{Dir: "/", Mode: "drop-writes"}, "root directory"},
 		{eval.FaultConfig{Dir: "/var/lib/my kv", Mode: "drop-writes"}, "white space"},
@@ -101,27 +93,14 @@ func TestBuildFlakeyChecks(t *testing.T) {
 		{eval.FaultConfig{Dir: "/var/lib/kv", Mode: "lose-unfsynced", DB: "kv", Daemon: "kv"}, ""},
 		{eval.FaultConfig{Dir: "/var/lib/kv/", Mode: "error-all"}, ""},
 		{eval.FaultConfig{Dir: "/var/lib/kv", Mode: "error-reads", Flakey: fl(func(c *eval.FlakeyConfig) { c.Up, c.Down = 3*time.Second, time.Second })}, ""},
-	}
-	for _, c := range cases {
-		c.fc.Name, c.fc.Type = "fl", "flakey"
-		_, err := New(remotes, nodes, []eval.FaultConfig{c.fc}, daemons, Options{})
-		switch {
-		case c.want == "" && err != nil:
-			t.Errorf("%+v: %v", c.fc, err)
-		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
-			t.Errorf("%+v: error %v, want one containing %q", c.fc, err, c.want)
-		}
-	}
+	})
 }
 
 // Faults on the same directory share one device, named after the first;
 // the device covers the nodes that run the daemon.
 func TestFlakeyFaultsShareADevice(t *testing.T) {
-	nodes := []eval.Node{{Name: "n1", Index: 0}, {Name: "n2", Index: 1}}
-	remotes := []control.Remote{control.NewLocal("n1"), control.NewLocal("n2")}
-	daemons := func(node, db, daemon string) (eval.DaemonConfig, bool) {
-		return eval.DaemonConfig{Name: daemon}, node == "n2"
-	}
+	nodes, remotes := twoLocalNodes()
+	daemons := onlyOnN2
 	n, err := New(remotes, nodes, []eval.FaultConfig{
 		{Name: "power", Type: "flakey", Dir: "/var/lib/kv", Mode: "lose-unfsynced", DB: "kv", Daemon: "kv"},
 		{Name: "eio", Type: "flakey", Dir: "/var/lib/kv/", Mode: "error-writes"},
@@ -131,21 +110,12 @@ func TestFlakeyFaultsShareADevice(t *testing.T) {
 		t.Fatal(err)
 	}
 	a, b, c := n.faults["power"].(*flakeyFault), n.faults["eio"].(*flakeyFault), n.faults["other"].(*flakeyFault)
-	if a.d != b.d || a.d == c.d {
-		t.Errorf("device sharing: power %p, eio %p, other %p", a.d, b.d, c.d)
+	checkSharedDir(t, n, a.d.dirMount, b.d.dirMount, c.d.dirMount)
+	if a.d != b.d {
+		t.Errorf("two flakeyDevs for one directory")
 	}
 	if a.d.dm != "jplan-power" || c.d.dm != "jplan-other" {
 		t.Errorf("device names %q, %q", a.d.dm, c.d.dm)
-	}
-	if got := a.d.deviceNodes(daemons); strings.Join(got, ",") != "n2" {
-		t.Errorf("device nodes with a daemon on n2: %v", got)
-	}
-	if got := c.d.deviceNodes(daemons); strings.Join(got, ",") != "n1,n2" {
-		t.Errorf("device nodes without a daemon: %v", got)
-	}
-	// Healing what was never set up touches nothing.
-	if err := n.Teardown(t.Context()); err != nil {
-		t.Errorf("teardown: %v", err)
 	}
 
 	// A shared device has one size.
@@ -170,7 +140,7 @@ func TestFlakeyFaultsShareADevice(t *testing.T) {
 
 // The scripts are generated; every shell on the nodes must parse them.
 func TestFlakeyScriptsParse(t *testing.T) {
-	d := &flakeyDev{dir: "/var/lib/it's", dm: "jplan-x", id: "0123456789ab", size: 256 << 20}
+	d := &flakeyDev{dirMount: &dirMount[*flakeyNode]{dir: "/var/lib/it's", id: "0123456789ab"}, dm: "jplan-x", size: 256 << 20}
 	nm := &flakeyNode{loop: "/dev/loop0", sectors: 524288}
 	scripts := map[string]string{
 		"setup":         d.setupScript(),
