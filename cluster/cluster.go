@@ -366,6 +366,14 @@ func Up(ctx context.Context, opts Options) (*Info, error) {
 	if err := writeKnownHosts(ctx, d, info); err != nil {
 		return nil, err
 	}
+	return finishUp(ctx, info, opts, start, nil)
+}
+
+// finishUp is the end of Up for every driver, once the nodes run and
+// known_hosts is written: the nodes file and ssh_config, a wait until
+// every node answers SSH with them, prepare (driver-specific set-up over
+// SSH; may be nil), the feature probes and cluster.json.
+func finishUp(ctx context.Context, info *Info, opts Options, start time.Time, prepare func(context.Context, *Info) error) (*Info, error) {
 	if err := writeNodesFile(info); err != nil {
 		return nil, err
 	}
@@ -375,17 +383,28 @@ func Up(ctx context.Context, opts Options) (*Info, error) {
 	if err := waitSSH(ctx, info, opts.SSHTimeout); err != nil {
 		return nil, err
 	}
+	if prepare != nil {
+		if err := prepare(ctx, info); err != nil {
+			return nil, err
+		}
+	}
 	info.Features = probeFeatures(ctx, info)
-	for _, f := range []string{"iptables", "tc-netem", "set-clock", "fuse"} {
+	for _, f := range []string{"iptables", "tc-netem", "set-clock", "fuse", "device-mapper"} {
 		if !info.Features[f] {
-			fmt.Fprintf(log, "note: %s does not work on the nodes (host kernel or engine); faults that need it will fail\n", f)
+			fmt.Fprintf(opts.Log, "note: %s does not work on the nodes (%s); faults that need it will fail\n", f, featureBlame[info.Driver])
 		}
 	}
 	if err := writeInfo(info); err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(log, "cluster %s up: %d nodes in %.1fs; nodes file %s\n", opts.Name, len(info.Nodes), time.Since(start).Seconds(), info.NodesFile)
+	fmt.Fprintf(opts.Log, "cluster %s up: %d nodes (%s) in %.1fs; nodes file %s\n", opts.Name, len(info.Nodes), info.Driver, time.Since(start).Seconds(), info.NodesFile)
 	return info, nil
+}
+
+// featureBlame says where a missing feature comes from, per driver.
+var featureBlame = map[string]string{
+	DriverDocker: "containers share the host's kernel; or the engine refused a privilege; VM nodes (--driver qemu) have their own kernel",
+	DriverQEMU:   "the VMs' kernel",
 }
 
 func contains(xs []string, x string) bool {

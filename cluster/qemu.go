@@ -268,29 +268,7 @@ func upQEMU(ctx context.Context, opts Options) (*Info, error) {
 	if err := writeVMKnownHosts(ctx, info, vmDir); err != nil {
 		return nil, err
 	}
-	if err := writeNodesFile(info); err != nil {
-		return nil, err
-	}
-	if err := writeSSHConfig(info); err != nil {
-		return nil, err
-	}
-	if err := waitSSH(ctx, info, opts.SSHTimeout); err != nil {
-		return nil, err
-	}
-	if err := writeVMHosts(ctx, info); err != nil {
-		return nil, err
-	}
-	info.Features = probeFeatures(ctx, info)
-	for _, f := range []string{"iptables", "tc-netem", "set-clock", "fuse", "device-mapper"} {
-		if !info.Features[f] {
-			fmt.Fprintf(log, "note: %s does not work on the VMs; faults that need it will fail\n", f)
-		}
-	}
-	if err := writeInfo(info); err != nil {
-		return nil, err
-	}
-	fmt.Fprintf(log, "cluster %s up: %d VMs in %.1fs; nodes file %s\n", opts.Name, len(info.Nodes), time.Since(start).Seconds(), info.NodesFile)
-	return info, nil
+	return finishUp(ctx, info, opts, start, writeVMHosts)
 }
 
 // ensureBridge creates the cluster's bridge with the control machine's
