@@ -18,10 +18,18 @@ var ErrNoDocker = errors.New("no Docker engine reachable")
 type docker struct{ bin string }
 
 func (d docker) run(ctx context.Context, args ...string) (string, error) {
-	bin := d.bin
-	if bin == "" {
-		bin = "docker"
-	}
+	return execCmd(ctx, orDefault(d.bin, "docker"), "docker", args, redact(args))
+}
+
+// runCmd runs a host command (ip, iptables, qemu-img) for the qemu driver.
+func runCmd(ctx context.Context, name string, args ...string) (string, error) {
+	return execCmd(ctx, name, name, args, args)
+}
+
+// execCmd runs bin with args and returns its trimmed stdout; its error
+// shows the command as label and shown (args with secrets hidden) and
+// the command's stderr.
+func execCmd(ctx context.Context, bin, label string, args, shown []string) (string, error) {
 	var out, errb bytes.Buffer
 	c := exec.CommandContext(ctx, bin, args...)
 	c.Stdout, c.Stderr = &out, &errb
@@ -30,7 +38,7 @@ func (d docker) run(ctx context.Context, args ...string) (string, error) {
 		if msg == "" {
 			msg = err.Error()
 		}
-		return out.String(), fmt.Errorf("docker %s: %s", strings.Join(redact(args), " "), msg)
+		return out.String(), fmt.Errorf("%s %s: %s", label, strings.Join(shown, " "), msg)
 	}
 	return strings.TrimSpace(out.String()), nil
 }

@@ -39,30 +39,36 @@ func EnsureImage(ctx context.Context, dockerBin string, log io.Writer) (string, 
 	if _, err := d.run(ctx, "image", "inspect", "--format", "{{.Id}}", tag); err == nil {
 		return tag, nil
 	}
-	dir, err := os.MkdirTemp("", "jplan-image-")
-	if err != nil {
-		return "", err
-	}
-	defer os.RemoveAll(dir)
-	script := filepath.Join(dir, "build-image.sh")
-	if err := os.WriteFile(script, buildScript, 0o755); err != nil {
-		return "", err
-	}
 	if log == nil {
 		log = io.Discard
 	}
 	fmt.Fprintf(log, "building node image %s (about a minute; cached afterwards)\n", tag)
-	cmd := exec.CommandContext(ctx, "bash", script)
-	cmd.Stdout, cmd.Stderr = log, log
-	if d.bin != "" && d.bin != "docker" {
-		// The script calls plain "docker"; put the chosen binary first.
-		cmd.Env = append(os.Environ(), "PATH="+filepath.Dir(d.bin)+string(os.PathListSeparator)+os.Getenv("PATH"))
-	}
-	if err := cmd.Run(); err != nil {
+	if err := runScript(ctx, buildScript, "build-image.sh", d.bin, log); err != nil {
 		return "", fmt.Errorf("building node image %s: %w (see the output above)", tag, err)
 	}
 	if _, err := d.run(ctx, "image", "inspect", "--format", "{{.Id}}", tag); err != nil {
 		return "", fmt.Errorf("image build finished but %s is missing: %w", tag, err)
 	}
 	return tag, nil
+}
+
+// runScript runs one of the embedded image recipes with bash, its output
+// going to log. The scripts call plain "docker", so a chosen docker binary
+// goes first on PATH.
+func runScript(ctx context.Context, script []byte, name, dockerBin string, log io.Writer, args ...string) error {
+	dir, err := os.MkdirTemp("", "jplan-image-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, script, 0o755); err != nil {
+		return err
+	}
+	cmd := exec.CommandContext(ctx, "bash", append([]string{path}, args...)...)
+	cmd.Stdout, cmd.Stderr = log, log
+	if dockerBin != "" && dockerBin != "docker" {
+		cmd.Env = append(os.Environ(), "PATH="+filepath.Dir(dockerBin)+string(os.PathListSeparator)+os.Getenv("PATH"))
+	}
+	return cmd.Run()
 }

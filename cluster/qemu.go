@@ -165,20 +165,6 @@ func stopVM(pid int) {
 	_ = syscall.Kill(pid, syscall.SIGKILL)
 }
 
-func runCmd(ctx context.Context, name string, args ...string) (string, error) {
-	var out, errb bytes.Buffer
-	c := exec.CommandContext(ctx, name, args...)
-	c.Stdout, c.Stderr = &out, &errb
-	if err := c.Run(); err != nil {
-		msg := strings.TrimSpace(errb.String())
-		if msg == "" {
-			msg = err.Error()
-		}
-		return out.String(), fmt.Errorf("%s %s: %s", name, strings.Join(args, " "), msg)
-	}
-	return strings.TrimSpace(out.String()), nil
-}
-
 func upQEMU(ctx context.Context, opts Options) (*Info, error) {
 	log := opts.Log
 	start := time.Now()

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 )
 
@@ -65,22 +64,8 @@ func EnsureVMImage(ctx context.Context, dockerBin, cacheDir string, log io.Write
 	if err != nil {
 		return VMImage{}, err
 	}
-	tmp, err := os.MkdirTemp("", "jplan-vmimage-")
-	if err != nil {
-		return VMImage{}, err
-	}
-	defer os.RemoveAll(tmp)
-	script := filepath.Join(tmp, "build-vm-image.sh")
-	if err := os.WriteFile(script, vmBuildScript, 0o755); err != nil {
-		return VMImage{}, err
-	}
 	fmt.Fprintf(log, "building VM image %s from %s (a few minutes; cached afterwards)\n", img.Dir, tag)
-	cmd := exec.CommandContext(ctx, "bash", script, tag, img.Dir)
-	cmd.Stdout, cmd.Stderr = log, log
-	if dockerBin != "" && dockerBin != "docker" {
-		cmd.Env = append(os.Environ(), "PATH="+filepath.Dir(dockerBin)+string(os.PathListSeparator)+os.Getenv("PATH"))
-	}
-	if err := cmd.Run(); err != nil {
+	if err := runScript(ctx, vmBuildScript, "build-vm-image.sh", dockerBin, log, tag, img.Dir); err != nil {
 		return VMImage{}, fmt.Errorf("building VM image %s: %w (see the output above)", img.Dir, err)
 	}
 	if _, err := os.Stat(filepath.Join(img.Dir, "ok")); err != nil {

@@ -534,15 +534,12 @@ func execWithTime(ctx context.Context, r control.Remote, cmd control.Command) (s
 	inR, inW := io.Pipe()
 	outR, outW := io.Pipe()
 	cmd.Stdin, cmd.Stdout = inR, outW
-	type result struct {
-		err error
-	}
-	done := make(chan result, 1)
+	done := make(chan error, 1)
 	go func() {
 		_, err := r.Exec(ctx, cmd)
 		outW.Close()
 		inR.Close()
-		done <- result{err}
+		done <- err
 	}()
 	br := bufio.NewReader(outR)
 	line, rerr := br.ReadString('\n')
@@ -551,9 +548,8 @@ func execWithTime(ctx context.Context, r control.Remote, cmd control.Command) (s
 	}
 	inW.Close()
 	rest, _ := io.ReadAll(br)
-	res := <-done
-	if res.err != nil {
-		return "", res.err
+	if err := <-done; err != nil {
+		return "", err
 	}
 	if line != "ready\n" {
 		return "", fmt.Errorf("%s: jplan-agent did not ask for the time: %q", r.Node(), line+string(rest))
