@@ -58,17 +58,45 @@ func ReadHistory(path string) (h []history.Op, dir string, err error) {
 	return h, dir, nil
 }
 
-// DefaultCheckers are what `jplan check` runs: linearizability with the
-// given model (unless "none") and initial value, perf and timeline — the
-// composition Jepsen's register tests use — and stats when asked: stats
-// calls a history invalid when some f never succeeded, which a history
-// Knossos judges linearizable may well be.
-func DefaultCheckers(model string, initial any, stats, strictNilReads bool) []eval.CheckerConfig {
+// Models are what `jplan check --model` accepts: the linearizable
+// checker's register models, the transactional checkers (Elle's
+// list-append and rw-register) and Jepsen's workload checkers, each
+// judging a history of that workload; "none" runs only perf and timeline.
+var Models = []string{"register", "cas-register", "multi-register", "list-append", "rw-register", "bank", "long-fork", "unique-ids", "queue", "total-queue", "none"}
+
+// CheckOptions are `jplan check`'s choices of checkers.
+type CheckOptions struct {
+	// Model is one of Models.
+	Model string
+	// Initial is the register's value before the history (linearizable).
+	Initial any
+	// Stats adds the stats checker.
+	Stats bool
+	// StrictNilReads: an ok read of nil means empty (linearizable).
+	StrictNilReads bool
+	// ConsistencyModels and Anomalies go to the transactional checkers.
+	ConsistencyModels []string
+	Anomalies         []string
+}
+
+// DefaultCheckers are what `jplan check` runs: the model's checker
+// (linearizability for a register model, with the given initial value;
+// the transactional or workload checker of that name otherwise; nothing
+// for "none"), perf and timeline — the composition Jepsen's tests use —
+// and stats when asked: stats calls a history invalid when some f never
+// succeeded, which a history Knossos judges linearizable may well be.
+func DefaultCheckers(o CheckOptions) []eval.CheckerConfig {
 	var out []eval.CheckerConfig
-	if model != "none" {
-		out = append(out, eval.CheckerConfig{Kind: "linearizable", Model: model, Initial: initial, StrictNilReads: strictNilReads})
+	switch o.Model {
+	case "none":
+	case "register", "cas-register", "multi-register":
+		out = append(out, eval.CheckerConfig{Kind: "linearizable", Model: o.Model, Initial: o.Initial, StrictNilReads: o.StrictNilReads})
+	default:
+		c := eval.CheckerConfig{Kind: o.Model, ConsistencyModels: o.ConsistencyModels, Anomalies: o.Anomalies,
+			ReadF: "read", TransferF: "transfer", GenerateF: "generate", EnqueueF: "enqueue", DequeueF: "dequeue", DrainF: "drain"}
+		out = append(out, c)
 	}
-	if stats {
+	if o.Stats {
 		out = append(out, eval.CheckerConfig{Kind: "stats"})
 	}
 	return append(out, eval.CheckerConfig{Kind: "perf"}, eval.CheckerConfig{Kind: "timeline"})

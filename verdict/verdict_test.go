@@ -36,7 +36,7 @@ func TestReadHistoryAndCheck(t *testing.T) {
 		t.Fatalf("run dir: %d ops, dir %q, %v", len(h), rd, err)
 	}
 	// Read 2 after writing 1: not linearizable.
-	res := Check(context.Background(), h, DefaultCheckers("register", nil, false, false), checker.Options{Dir: run})
+	res := Check(context.Background(), h, DefaultCheckers(CheckOptions{Model: "register"}), checker.Options{Dir: run})
 	if res.Valid != checker.False {
 		t.Errorf("stale read judged %v", res.Valid)
 	}
@@ -55,7 +55,7 @@ func TestReadHistoryAndCheck(t *testing.T) {
 	if err != nil || rd != "" || len(h) != 4 {
 		t.Fatalf("edn: %d ops, %v", len(h), err)
 	}
-	if res := Check(context.Background(), h, DefaultCheckers("register", nil, true, false), checker.Options{}); res.Valid != checker.True || res.Results["stats"].Valid != checker.True {
+	if res := Check(context.Background(), h, DefaultCheckers(CheckOptions{Model: "register", Stats: true}), checker.Options{}); res.Valid != checker.True || res.Results["stats"].Valid != checker.True {
 		t.Errorf("linearizable EDN history judged %v", res.Valid)
 	}
 

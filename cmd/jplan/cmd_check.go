@@ -6,6 +6,8 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/fatih/color"
@@ -29,7 +31,10 @@ const (
 
 func cmdCheck(env *cliEnv, args []string) int {
 	fs := newFlagSet("check", "check [flags] PATH\n\nChecks a history: PATH is a run directory (its history.jsonl), a\nhistory.jsonl file, or a Jepsen history.edn. Exit status: 0 valid, 1 invalid,\n2 unknown, 3 usage, 4 the history could not be read.", env.stderr)
-	model := fs.String("model", "cas-register", "linearizability model: register, cas-register, multi-register, or none")
+	model := fs.String("model", "cas-register", "what the history is of: register, cas-register, multi-register (linearizability); list-append, rw-register (transactional isolation, Elle); bank, long-fork, unique-ids, queue, total-queue; or none")
+	var consistency, anomalies multiFlag
+	fs.Var(&consistency, "consistency-model", "list-append/rw-register: an isolation level to check, by Elle's name (repeatable, or comma-separated; default strict-serializable)")
+	fs.Var(&anomalies, "anomalies", "list-append/rw-register: further anomaly types to look for (repeatable, or comma-separated)")
 	out := fs.String("out", "", "directory for plots, timeline and report (default: PATH/check for a run directory; none for a file)")
 	timeLimit := fs.Duration("time-limit", 0, "give up after this long (result: unknown); 0 for no limit")
 	initial := fs.String("initial", "", "the register's value before the history, as JSON (default null); for a txn multi-register a map, e.g. '{\"x\":0,\"y\":0}'")
@@ -47,10 +52,12 @@ func cmdCheck(env *cliEnv, args []string) int {
 		return exitBadArgs
 	}
 	path := args2[0]
-	switch *model {
-	case "register", "cas-register", "multi-register", "none":
-	default:
-		fmt.Fprintf(env.stderr, "jplan check: unknown model %q (want register, cas-register, multi-register or none)\n", *model)
+	if !slices.Contains(verdict.Models, *model) {
+		fmt.Fprintf(env.stderr, "jplan check: unknown model %q (want one of %s)\n", *model, strings.Join(verdict.Models, ", "))
+		return exitBadArgs
+	}
+	if (len(consistency) > 0 || len(anomalies) > 0) && *model != "list-append" && *model != "rw-register" {
+		fmt.Fprintf(env.stderr, "jplan check: --consistency-model and --anomalies apply to --model list-append or rw-register, not %s\n", *model)
 		return exitBadArgs
 	}
 	if *nilReads != "unknown" && *nilReads != "empty" {
@@ -82,7 +89,8 @@ func cmdCheck(env *cliEnv, args []string) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	cfgs := verdict.DefaultCheckers(*model, init, *withStats, *nilReads == "empty")
+	cfgs := verdict.DefaultCheckers(verdict.CheckOptions{Model: *model, Initial: init, Stats: *withStats, StrictNilReads: *nilReads == "empty",
+		ConsistencyModels: splitList(consistency), Anomalies: splitList(anomalies)})
 	res := verdict.Check(ctx, h, cfgs, checker.Options{Dir: *out, TimeLimit: *timeLimit})
 	if *out != "" {
 		if err := checker.WriteResults(filepath.Join(*out, "results.json"), res); err != nil {

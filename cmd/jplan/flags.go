@@ -43,3 +43,17 @@ func newFlagSet(name, usageLine string, stderr io.Writer) *flag.FlagSet {
 	}
 	return fs
 }
+
+// splitList flattens a repeatable flag whose values may also be
+// comma-separated: --x a,b --x c is [a b c].
+func splitList(m multiFlag) []string {
+	var out []string
+	for _, s := range m {
+		for _, part := range strings.Split(s, ",") {
+			if part = strings.TrimSpace(part); part != "" {
+				out = append(out, part)
+			}
+		}
+	}
+	return out
+}
