@@ -25,6 +25,8 @@ type ClientConfig struct {
 	StaleReads bool
 	Jitter     time.Duration
 	ErrorRate  float64
+	// MemoryIsolation is the memory store's isolation level for txn ops.
+	MemoryIsolation string
 }
 
 // Client evaluates the client block for a node.
@@ -63,8 +65,16 @@ func (e *Evaluator) Client(n *Node) (ClientConfig, hcl.Diagnostics) {
 	add(ds)
 	c.ErrorRate, ds = fractionOpt(a.Expr("error_rate"), ctx, "error_rate", 0)
 	add(ds)
+	if cl.Kind == "memory" {
+		c.MemoryIsolation, ds = oneOfStrings(a.Expr("isolation"), ctx, "isolation", "serializable", MemoryIsolations...)
+		add(ds)
+	}
 	return c, diags
 }
+
+// MemoryIsolations are the memory store's isolation levels (package
+// target/memory, which depends on this one).
+var MemoryIsolations = []string{"serializable", "read committed", "read uncommitted"}
 
 // OpInput is what an operation's expressions see of the op being built.
 type OpInput struct {
