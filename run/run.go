@@ -116,10 +116,12 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 	}
 	out.Dir = st.Dir
 	defer st.Close()
-	logf := newLogger(st.Log(), o.Log)
+	rl := newRunLog(st.Log(), o.Log)
+	logf := rl.logf
 	// The run's error is returned to the caller, which shows it; the log
 	// file gets it too, so the run directory tells the whole story.
-	logFileOnly := newLogger(st.Log())
+	fileLog := newRunLog(st.Log())
+	logFileOnly := fileLog.logf
 	if err := st.SavePlan(t.sources); err != nil {
 		logf("saving the plan: %v", err)
 	}
@@ -156,6 +158,10 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 			OpTimeout:   t.opTimeout,
 			Progress:    o.Progress,
 			Logf:        logf,
+			Started: func(t time.Time) {
+				rl.setOrigin(t)
+				fileLog.setOrigin(t)
+			},
 		}
 		if sys.nemesis != nil {
 			cfg.Nemesis = sys.nemesis
@@ -340,18 +346,41 @@ func (t *teeRecorder) ops() []history.Op {
 	return out
 }
 
-// newLogger writes timestamped lines to every writer given.
-func newLogger(ws ...io.Writer) func(format string, args ...any) {
-	var mu sync.Mutex
-	start := time.Now()
-	return func(format string, args ...any) {
-		line := fmt.Sprintf("%8.3fs  %s\n", time.Since(start).Seconds(), fmt.Sprintf(format, args...))
-		mu.Lock()
-		defer mu.Unlock()
-		for _, w := range ws {
-			if w != nil {
-				io.WriteString(w, line)
-			}
+// runLog writes timestamped lines to every writer given. Lines before
+// the generator starts are stamped "setup" with the time since the run
+// began; from then on the stamp is history time — what history.jsonl's
+// time field, the timeline, the plots and the checkers' anomaly times
+// count (seconds since the first op could be invoked) — so a person
+// reading the console and the report reads one clock.
+type runLog struct {
+	mu     sync.Mutex
+	ws     []io.Writer
+	start  time.Time
+	origin time.Time // zero until the generator starts
+}
+
+func newRunLog(ws ...io.Writer) *runLog { return &runLog{ws: ws, start: time.Now()} }
+
+// setOrigin switches the stamps to history time.
+func (l *runLog) setOrigin(t time.Time) {
+	l.mu.Lock()
+	l.origin = t
+	l.mu.Unlock()
+}
+
+func (l *runLog) logf(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var line string
+	if l.origin.IsZero() {
+		line = fmt.Sprintf("setup %.3fs  %s\n", time.Since(l.start).Seconds(), msg)
+	} else {
+		line = fmt.Sprintf("%8.3fs  %s\n", time.Since(l.origin).Seconds(), msg)
+	}
+	for _, w := range l.ws {
+		if w != nil {
+			io.WriteString(w, line)
 		}
 	}
 }
