@@ -70,37 +70,47 @@ func (c orderedQueue) Check(ctx context.Context, h []history.Op, _ checker.Optio
 	if err != nil {
 		return checker.Result{Valid: checker.Unknown, Error: err.Error()}
 	}
-	// enqueued: non-failing enqueues of each element over the whole
-	// history, to classify bad dequeues.
-	enqueued := map[elem.Key]int{}
-	for _, e := range events {
-		if e.enqueue && e.outcome != history.Fail {
-			enqueued[e.key]++
+	// For each element: enqueued counts the enqueues that did not fail
+	// over the whole history (to classify bad dequeues), held how many
+	// copies the model queue holds now, taken the dequeues so far.
+	type state struct{ enqueued, held, taken int }
+	elems := make(map[elem.Key]*state, len(events)/2)
+	get := func(k elem.Key) *state {
+		s := elems[k]
+		if s == nil {
+			s = &state{}
+			elems[k] = s
+		}
+		return s
+	}
+	for i := range events {
+		if e := &events[i]; e.enqueue && e.outcome != history.Fail {
+			get(e.key).enqueued++
 		}
 	}
-	held := map[elem.Key]int{}  // the model: elements in the queue
-	taken := map[elem.Key]int{} // dequeues so far, good or bad
 	d := &Details{}
-	for _, e := range events {
+	for i := range events {
+		e := &events[i]
+		s := get(e.key)
 		if e.enqueue {
 			if e.outcome != history.Fail {
-				held[e.key]++
+				s.held++
 				d.EnqueueCount++
 			}
 			continue
 		}
 		d.DequeueCount++
-		taken[e.key]++
-		if held[e.key] > 0 {
-			held[e.key]--
+		s.taken++
+		if s.held > 0 {
+			s.held--
 			continue
 		}
 		bad := BadDequeue{Value: e.value, F: e.op.F, Index: e.op.Index, Time: e.op.Time, Process: e.op.Process}
 		switch {
-		case enqueued[e.key] == 0:
+		case s.enqueued == 0:
 			bad.Kind = "unexpected"
 			d.UnexpectedCount++
-		case taken[e.key] > enqueued[e.key]:
+		case s.taken > s.enqueued:
 			bad.Kind = "duplicated"
 			d.DuplicatedCount++
 		default:
@@ -112,8 +122,8 @@ func (c orderedQueue) Check(ctx context.Context, h []history.Op, _ checker.Optio
 			d.Errors = append(d.Errors, bad)
 		}
 	}
-	for _, n := range held {
-		d.Remaining += n
+	for _, s := range elems {
+		d.Remaining += s.held
 	}
 
 	res := checker.Result{Valid: checker.True, Details: d}

@@ -73,7 +73,7 @@ func scan(ctx context.Context, name string, o Options, h []history.Op) (events [
 		return nil, 0, fmt.Errorf("%s: %w", name, err)
 	}
 	// outcome of the pair each invocation opens, by position in ops.
-	outcome := make(map[int]history.Type, len(pairs)/2)
+	outcome := make([]history.Type, len(ops))
 	for _, p := range pairs {
 		if p.Invoke != nil && p.Invoke.F == o.EnqueueF {
 			outcome[p.InvokePos] = p.Type()
@@ -121,45 +121,73 @@ func scan(ctx context.Context, name string, o Options, h []history.Op) (events [
 	return events, crashed, nil
 }
 
-// multiset counts elements, remembering each one's value for reports.
-type multiset struct {
-	n     map[elem.Key]int
+// counts is what became of one element over the whole history.
+type counts struct {
+	value                     any // as first recorded, for reports
+	attempts, acked, dequeued int
+}
+
+// tally counts each element's attempts, acknowledgements and dequeues.
+func tally(events []event) map[elem.Key]*counts {
+	m := make(map[elem.Key]*counts, len(events)/2)
+	for i := range events {
+		e := &events[i]
+		c := m[e.key]
+		if c == nil {
+			c = &counts{value: e.value}
+			m[e.key] = c
+		}
+		switch {
+		case !e.enqueue:
+			c.dequeued++
+		case e.outcome == history.OK:
+			c.acked++
+			c.attempts++
+		default:
+			c.attempts++
+		}
+	}
+	return m
+}
+
+// bag is a multiset of elements being collected for a report.
+type bag struct {
+	keys  []elem.Key
+	n     []int
 	value map[elem.Key]any
 	total int
 }
 
-func newMultiset() *multiset {
-	return &multiset{n: map[elem.Key]int{}, value: map[elem.Key]any{}}
-}
-
-func (m *multiset) add(k elem.Key, v any, n int) {
+func (b *bag) add(k elem.Key, v any, n int) {
 	if n <= 0 {
 		return
 	}
-	if _, ok := m.value[k]; !ok {
-		m.value[k] = v
+	b.keys = append(b.keys, k)
+	b.n = append(b.n, n)
+	b.total += n
+	if b.value == nil {
+		b.value = map[elem.Key]any{}
 	}
-	m.n[k] += n
-	m.total += n
+	b.value[k] = v
 }
 
 // list returns the elements in order, each repeated as often as it
 // occurs, at most limit of them.
-func (m *multiset) list(limit int) ([]any, []elem.Key) {
-	keys := make([]elem.Key, 0, len(m.n))
-	for k := range m.n {
-		keys = append(keys, k)
+func (b *bag) list(limit int) ([]any, []elem.Key) {
+	idx := make([]int, len(b.keys))
+	for i := range idx {
+		idx[i] = i
 	}
-	sort.Slice(keys, func(i, j int) bool { return elem.Less(keys[i], keys[j]) })
+	sort.Slice(idx, func(i, j int) bool { return elem.Less(b.keys[idx[i]], b.keys[idx[j]]) })
 	var vals []any
 	var ks []elem.Key
-	for _, k := range keys {
-		for range m.n[k] {
+	for _, i := range idx {
+		for range b.n[i] {
 			if len(vals) == limit {
 				return vals, ks
 			}
-			vals = append(vals, m.value[k])
-			ks = append(ks, k)
+			vals = append(vals, b.value[b.keys[i]])
+			ks = append(ks, b.keys[i])
 		}
 	}
 	return vals, ks

@@ -59,38 +59,25 @@ func (c totalQueue) Check(ctx context.Context, h []history.Op, _ checker.Options
 	if err != nil {
 		return checker.Result{Valid: checker.Unknown, Error: err.Error()}
 	}
-	attempts, acked, dequeued := newMultiset(), newMultiset(), newMultiset()
-	for _, e := range events {
-		switch {
-		case !e.enqueue:
-			dequeued.add(e.key, e.value, 1)
-		case e.outcome == history.OK:
-			acked.add(e.key, e.value, 1)
-			attempts.add(e.key, e.value, 1)
-		default:
-			attempts.add(e.key, e.value, 1)
-		}
-	}
-	ok, unexpected, duplicated := newMultiset(), newMultiset(), newMultiset()
-	lost, recovered := newMultiset(), newMultiset()
-	for k, n := range dequeued.n {
-		v := dequeued.value[k]
-		att, tried := attempts.n[k]
-		if !tried {
-			unexpected.add(k, v, n)
+	var attempts, acked, dequeued, okN int
+	var unexpected, duplicated, lost, recovered bag
+	for k, c := range tally(events) {
+		attempts += c.attempts
+		acked += c.acked
+		dequeued += c.dequeued
+		lost.add(k, c.value, c.acked-c.dequeued)
+		if c.attempts == 0 {
+			unexpected.add(k, c.value, c.dequeued)
 			continue
 		}
-		okN := min(n, att)
-		ok.add(k, v, okN)
-		duplicated.add(k, v, n-att)
-		recovered.add(k, v, okN-acked.n[k])
-	}
-	for k, n := range acked.n {
-		lost.add(k, acked.value[k], n-dequeued.n[k])
+		ok := min(c.dequeued, c.attempts)
+		okN += ok
+		duplicated.add(k, c.value, c.dequeued-c.attempts)
+		recovered.add(k, c.value, ok-c.acked)
 	}
 
-	d := &TotalDetails{AttemptCount: attempts.total, AcknowledgedCount: acked.total, DequeuedCount: dequeued.total,
-		OKCount: ok.total, UnexpectedCount: unexpected.total, DuplicatedCount: duplicated.total,
+	d := &TotalDetails{AttemptCount: attempts, AcknowledgedCount: acked, DequeuedCount: dequeued,
+		OKCount: okN, UnexpectedCount: unexpected.total, DuplicatedCount: duplicated.total,
 		LostCount: lost.total, RecoveredCount: recovered.total, CrashedDrains: crashed}
 	limit := c.o.MaxReported
 	var lostKeys, unexpectedKeys, dupKeys []elem.Key
@@ -108,7 +95,7 @@ func (c totalQueue) Check(ctx context.Context, h []history.Op, _ checker.Options
 	}
 	if lost.total > 0 {
 		msg := fmt.Sprintf("%d of %d acknowledged enqueues lost: %s",
-			lost.total, acked.total, elem.List(lostKeys, lost.total, 10))
+			lost.total, acked, elem.List(lostKeys, lost.total, 10))
 		if crashed > 0 {
 			msg += fmt.Sprintf(" (but %d drains crashed and may have taken them)", crashed)
 			if res.Valid == checker.True {
@@ -120,7 +107,7 @@ func (c totalQueue) Check(ctx context.Context, h []history.Op, _ checker.Options
 		parts = append(parts, msg)
 	}
 	if len(parts) == 0 {
-		parts = append(parts, fmt.Sprintf("all %d acknowledged enqueues dequeued", acked.total))
+		parts = append(parts, fmt.Sprintf("all %d acknowledged enqueues dequeued", acked))
 		if recovered.total > 0 {
 			parts = append(parts, fmt.Sprintf("%d indeterminate enqueues recovered", recovered.total))
 		}
