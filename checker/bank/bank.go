@@ -222,7 +222,8 @@ func (c bank) Check(ctx context.Context, h []history.Op, opts checker.Options) c
 			continue
 		}
 		d.ErrorCount++
-		bad := &r
+		bad := new(BadRead)
+		*bad = r
 		if d.FirstError == nil {
 			d.FirstError = bad
 		}

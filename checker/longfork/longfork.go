@@ -22,6 +22,7 @@ package longfork
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -115,9 +116,8 @@ type stateInfo struct {
 }
 
 type group struct {
-	keys   []elem.Key
-	vals   []any // the keys as recorded, for reports
-	states map[state]*stateInfo
+	vals   []any                 // the keys as recorded, in order
+	states map[string]*stateInfo // by state
 }
 
 func (c longFork) Check(ctx context.Context, h []history.Op, _ checker.Options) checker.Result {
@@ -129,6 +129,13 @@ func (c longFork) Check(ctx context.Context, h []history.Op, _ checker.Options) 
 	seen := map[elem.Key]elem.Key{} // key -> the non-nil value read for it
 	groups := map[string]*group{}
 	var order []string // group ids in order of first read
+	// Scratch space reused from read to read.
+	type entry struct {
+		k      elem.Key
+		raw, v any
+	}
+	var ents []entry
+	var id, st []byte
 	for i := range h {
 		if i%4096 == 0 && ctx.Err() != nil {
 			return unknown("%v", ctx.Err())
@@ -162,66 +169,77 @@ func (c longFork) Check(ctx context.Context, h []history.Op, _ checker.Options) 
 		if len(mops) == 0 || !allReads(mops) {
 			continue
 		}
-		// The read's keys, deduplicated, with what it saw of each.
-		byKey := make(map[elem.Key]any, len(mops))
-		raw := make(map[elem.Key]any, len(mops))
+		// The read's keys in order, deduplicated (the last micro-op on a
+		// key wins, as in Jepsen), with what it saw of each.
+		ents = ents[:0]
 		for _, m := range mops {
 			k, err := elem.KeyOf(m.Key)
 			if err != nil {
 				return unknown("read at index %d: %v", op.Index, err)
 			}
-			byKey[k], raw[k] = m.Value, m.Key
+			ents = append(ents, entry{k, m.Key, m.Value})
 		}
-		if c.o.GroupSize > 0 && len(byKey) != c.o.GroupSize {
-			return unknown("read at index %d reads %d keys, not the group size %d", op.Index, len(byKey), c.o.GroupSize)
-		}
-		keys := make([]elem.Key, 0, len(byKey))
-		for k := range byKey {
-			keys = append(keys, k)
-		}
-		sort.Slice(keys, func(i, j int) bool { return elem.Less(keys[i], keys[j]) })
-		var id strings.Builder
-		st := make([]byte, len(keys))
-		saw := 0
-		for j, k := range keys {
-			id.WriteString(k.String())
-			id.WriteByte(' ')
-			st[j] = '0'
-			v := byKey[k]
-			if v == nil {
+		slices.SortStableFunc(ents, func(a, b entry) int {
+			switch {
+			case elem.Less(a.k, b.k):
+				return -1
+			case elem.Less(b.k, a.k):
+				return 1
+			}
+			return 0
+		})
+		n := 0
+		for i := range ents {
+			if i+1 < len(ents) && ents[i+1].k == ents[i].k {
 				continue
 			}
-			vk, err := elem.KeyOf(v)
+			ents[n] = ents[i]
+			n++
+		}
+		ents = ents[:n]
+		if c.o.GroupSize > 0 && len(ents) != c.o.GroupSize {
+			return unknown("read at index %d reads %d keys, not the group size %d", op.Index, len(ents), c.o.GroupSize)
+		}
+		id, st = id[:0], st[:0]
+		saw := 0
+		for _, e := range ents {
+			id = append(e.k.Append(id), ' ')
+			if e.v == nil {
+				st = append(st, '0')
+				continue
+			}
+			vk, err := elem.KeyOf(e.v)
 			if err != nil {
 				return unknown("read at index %d: %v", op.Index, err)
 			}
-			if prev, ok := seen[k]; ok && prev != vk {
-				return unknown("key %s read as %s and as %s (index %d); the checker assumes one write per key", k, prev, vk, op.Index)
+			if prev, ok := seen[e.k]; !ok {
+				seen[e.k] = vk
+			} else if prev != vk {
+				return unknown("key %s read as %s and as %s (index %d); the checker assumes one write per key", e.k, prev, vk, op.Index)
 			}
-			seen[k] = vk
-			st[j] = '1'
+			st = append(st, '1')
 			saw++
 		}
 		d.ReadCount++
 		switch saw {
 		case 0:
 			d.EarlyReadCount++
-		case len(keys):
+		case len(ents):
 			d.LateReadCount++
 		}
-		g := groups[id.String()]
+		g := groups[string(id)]
 		if g == nil {
-			g = &group{keys: keys, states: map[state]*stateInfo{}}
-			for _, k := range keys {
-				g.vals = append(g.vals, raw[k])
+			g = &group{states: map[string]*stateInfo{}}
+			for _, e := range ents {
+				g.vals = append(g.vals, e.raw)
 			}
-			groups[id.String()] = g
-			order = append(order, id.String())
+			groups[string(id)] = g
+			order = append(order, string(id))
 		}
-		if si := g.states[state(st)]; si != nil {
+		if si := g.states[string(st)]; si != nil {
 			si.n++
 		} else {
-			g.states[state(st)] = &stateInfo{n: 1, first: Read{Index: op.Index, Time: op.Time, Process: op.Process, Value: op.Value}}
+			g.states[string(st)] = &stateInfo{n: 1, first: Read{Index: op.Index, Time: op.Time, Process: op.Process, Value: op.Value}}
 		}
 	}
 	d.GroupCount = len(groups)
@@ -270,7 +288,7 @@ func allReads(mops []txn.Mop) bool {
 func (c longFork) forks(ctx context.Context, g *group, d *Details) error {
 	states := make([]state, 0, len(g.states))
 	for s := range g.states {
-		states = append(states, s)
+		states = append(states, state(s))
 	}
 	sort.Slice(states, func(i, j int) bool {
 		if ci, cj := states[i].count(), states[j].count(); ci != cj {
@@ -294,7 +312,7 @@ func (c longFork) forks(ctx context.Context, g *group, d *Details) error {
 				continue
 			}
 			x, y := a, b
-			sx, sy := g.states[x], g.states[y]
+			sx, sy := g.states[string(x)], g.states[string(y)]
 			d.ForkCount += sx.n * sy.n
 			if len(d.Forks) >= 4*c.o.MaxReported {
 				continue // enough to report; keep counting

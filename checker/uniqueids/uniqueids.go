@@ -69,7 +69,7 @@ type seen struct {
 
 func (c uniqueIDs) Check(ctx context.Context, h []history.Op, _ checker.Options) checker.Result {
 	d := &Details{}
-	ids := make(map[elem.Key]*seen)
+	ids := make(map[elem.Key]seen)
 	var lo, hi elem.Key
 	var loV, hiV any
 	for i := range h {
@@ -96,16 +96,17 @@ func (c uniqueIDs) Check(ctx context.Context, h []history.Op, _ checker.Options)
 				hi, hiV = k, op.Value
 			}
 			d.AcknowledgedCount++
-			if s := ids[k]; s != nil {
-				s.count++
-			} else {
-				ids[k] = &seen{value: op.Value, count: 1}
+			s, ok := ids[k]
+			if !ok {
+				s.value = op.Value
 			}
+			s.count++
+			ids[k] = s
 		}
 	}
 	type dup struct {
 		k elem.Key
-		s *seen
+		s seen
 	}
 	var dups []dup
 	for k, s := range ids {

@@ -25,14 +25,15 @@ type composite string
 // KeyOf returns v's identity. NaN has none (it equals nothing, not even
 // itself), nor do values that are not plain data.
 func KeyOf(v any) (Key, error) {
+	// Scalars keep v's own box: re-boxing a typed copy would allocate.
 	switch x := v.(type) {
 	case nil, bool, int64, string:
-		return Key{x}, nil
+		return Key{v}, nil
 	case float64:
 		if math.IsNaN(x) {
 			return Key{}, fmt.Errorf("value NaN cannot be compared")
 		}
-		return Key{x}, nil
+		return Key{v}, nil
 	case []any, map[string]any:
 		b, err := history.AppendJSONValue(nil, x)
 		if err != nil {
@@ -132,4 +133,16 @@ func List(keys []Key, total, max int) string {
 		out += fmt.Sprintf(", … (%d more)", total-n)
 	}
 	return out
+}
+
+// Append appends k.String() to b, without allocating for integers and
+// strings.
+func (k Key) Append(b []byte) []byte {
+	switch x := k.v.(type) {
+	case int64:
+		return strconv.AppendInt(b, x, 10)
+	case string:
+		return strconv.AppendQuote(b, x)
+	}
+	return append(b, k.String()...)
 }
