@@ -21,13 +21,16 @@ type PlotSeries struct {
 type Plot struct {
 	Title, XLabel, YLabel string
 	LogY                  bool
-	Series                []PlotSeries
-	Faults                []FaultInterval
+	// TightY makes a linear y axis span the data (padded), rather than
+	// start at zero.
+	TightY bool
+	Series []PlotSeries
+	Faults []FaultInterval
 }
 
 // SVG renders the plot.
 func (p Plot) SVG() []byte {
-	q := &plot{title: p.Title, xlabel: p.XLabel, ylabel: p.YLabel, logY: p.LogY, bands: faultBands(p.Faults)}
+	q := &plot{title: p.Title, xlabel: p.XLabel, ylabel: p.YLabel, logY: p.LogY, tightY: p.TightY, bands: faultBands(p.Faults)}
 	for _, s := range p.Series {
 		color := s.Color
 		if color == "" {

@@ -336,7 +336,7 @@ func plot(h []history.Op, reads []read, total int64) []byte {
 	}
 	expected := checker.PlotSeries{Name: fmt.Sprintf("expected %d", total), Color: "#2a9d5c",
 		Points: []checker.PlotPoint{{X: lo, Y: float64(total)}, {X: hi, Y: float64(total)}}}
-	p := checker.Plot{Title: "Bank: total of all accounts", XLabel: "time (s)", YLabel: "total",
+	p := checker.Plot{Title: "Bank: total of all accounts", XLabel: "time (s)", YLabel: "total", TightY: true,
 		Faults: checker.FaultIntervals(h)}
 	for _, s := range []checker.PlotSeries{expected, ok, wrong, other} {
 		if len(s.Points) > 0 {
