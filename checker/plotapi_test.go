@@ -24,6 +24,15 @@ func TestPlotSVG(t *testing.T) {
 			t.Errorf("svg lacks %q", want)
 		}
 	}
+	// The y axis starts at zero, unless TightY.
+	zeroTick := `dominant-baseline="middle">0</text>`
+	if !strings.Contains(svg, zeroTick) {
+		t.Errorf("no zero tick on the y axis")
+	}
+	p.TightY = true
+	if tight := string(p.SVG()); strings.Contains(tight, zeroTick) || !strings.Contains(tight, `dominant-baseline="middle">2</text>`) {
+		t.Errorf("TightY: y ticks still from zero, or no tick at 2")
+	}
 	dir := filepath.Join(t.TempDir(), "sub")
 	name, err := checker.WriteFile(dir, "p.svg", []byte(svg))
 	if err != nil || name != "p.svg" {
