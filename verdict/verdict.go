@@ -16,8 +16,8 @@ import (
 	"github.com/jplan/jplan/checker/bank"
 	"github.com/jplan/jplan/checker/longfork"
 	"github.com/jplan/jplan/checker/queue"
-	"github.com/jplan/jplan/checker/uniqueids"
 	"github.com/jplan/jplan/checker/report"
+	"github.com/jplan/jplan/checker/uniqueids"
 	"github.com/jplan/jplan/eval"
 	"github.com/jplan/jplan/history"
 )
