@@ -126,6 +126,21 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 		logf("saving the plan: %v", err)
 	}
 	logf("test %s, run %s, seed %d, %d nodes, concurrency %d", t.name, st.Dir, t.seed, len(t.nodes), t.concurrency)
+	// status.json tells a reader of the store (jplan serve) what the run
+	// is doing; failing to write it never fails the run.
+	var last storage.Status
+	status := func(state string, pr *runner.Progress) {
+		if pr != nil {
+			last = storage.Status{ElapsedSeconds: pr.Elapsed.Seconds(), OK: pr.OK, Fail: pr.Fail, Info: pr.Info,
+				InFlight: pr.InFlight, ActiveFaults: pr.ActiveFaults}
+		}
+		s := last
+		s.State = state
+		if err := st.WriteStatus(s); err != nil {
+			logFileOnly("%v", err)
+		}
+	}
+	status("setup", nil)
 
 	// The history goes to disk as it is recorded (at most a second can be
 	// lost if jplan itself is killed) and to memory for the checkers.
@@ -133,6 +148,7 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 
 	sys, err := openSystem(ctx, t, logf)
 	if err != nil {
+		status("failed", nil)
 		logFileOnly("%v", err)
 		return out, err
 	}
@@ -156,7 +172,12 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 			Recorder:    rec,
 			Seed:        uint64(t.seed),
 			OpTimeout:   t.opTimeout,
-			Progress:    o.Progress,
+			Progress: func(pr runner.Progress) {
+				status("running", &pr)
+				if o.Progress != nil {
+					o.Progress(pr)
+				}
+			},
 			Logf:        logf,
 			Started: func(t time.Time) {
 				rl.setOrigin(t)
@@ -173,6 +194,7 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 		logf("recorded %d ops in %v (%d ok, %d fail, %d info)", sum.Entries, sum.Elapsed.Round(time.Millisecond), sum.OK, sum.Fail, sum.Info)
 		return err
 	}()
+	status("teardown", nil)
 	if err := cleanup(); err != nil {
 		logf("teardown: %v", err)
 		runErr = errors.Join(runErr, fmt.Errorf("teardown: %w", err))
@@ -185,12 +207,14 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 		logf("writing history.edn: %v", err)
 	}
 	if runErr != nil && len(h) == 0 {
+		status("failed", nil)
 		logFileOnly("run failed: %v", runErr)
 		return out, runErr
 	}
 	// Check what was recorded even after a failure or Ctrl-C: a partial
 	// history is still evidence. A second Ctrl-C cancels the check.
 	logf("checking %d ops", len(h))
+	status("checking", nil)
 	res := verdict.Check(context.WithoutCancel(ctx), h, t.checkers, checker.Options{Dir: st.Dir})
 	out.Result, out.Checked = res, true
 	if err := st.WriteResults(res); err != nil {
@@ -210,6 +234,8 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 		logf("writing the report: %v", err)
 	}
 	logf("verdict: %s", res.Valid)
+	last.Valid = res.Valid.String()
+	status("done", nil)
 	return out, runErr
 }
 
