@@ -178,7 +178,7 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 					o.Progress(pr)
 				}
 			},
-			Logf:        logf,
+			Logf: logf,
 			Started: func(t time.Time) {
 				rl.setOrigin(t)
 				fileLog.setOrigin(t)
