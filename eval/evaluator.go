@@ -8,8 +8,10 @@
 package eval
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -209,21 +211,41 @@ func (e *Evaluator) Concurrency() (int, hcl.Diagnostics) {
 	case cty.Number:
 		n, err := intOf(v)
 		if err != nil || n < 1 || n > 100000 {
-			return bad("expected a whole number of workers from 1 to 100000, or \"Nn\" for N per node")
+			return bad(errConcurrency)
 		}
 		return n, diags
 	case cty.String:
-		s := v.AsString()
-		var k int
-		if _, err := fmt.Sscanf(s, "%dn", &k); err != nil || fmt.Sprintf("%dn", k) != s || k < 1 {
-			return bad(fmt.Sprintf("%q is not a worker count: use a number, or \"Nn\" such as \"2n\" for two per node", s))
-		}
 		if e.nodes == nil {
+			if _, err := ParseConcurrency(v.AsString(), 1); err != nil {
+				return bad(err.Error())
+			}
 			return 0, diags
 		}
-		return k * len(e.nodes), diags
+		n, err := ParseConcurrency(v.AsString(), len(e.nodes))
+		if err != nil {
+			return bad(err.Error())
+		}
+		return n, diags
 	}
 	return bad("expected a number or a string like \"2n\", got " + v.Type().FriendlyName())
+}
+
+const errConcurrency = "expected a whole number of workers from 1 to 100000, or \"Nn\" for N per node"
+
+// ParseConcurrency reads a worker count as plans and --concurrency write
+// it: a number ("10"), or "Nn", N workers per node ("2n" on 5 nodes: 10).
+func ParseConcurrency(s string, nodes int) (int, error) {
+	var k int
+	if n, err := strconv.Atoi(s); err == nil {
+		if n < 1 || n > 100000 {
+			return 0, errors.New(errConcurrency)
+		}
+		return n, nil
+	}
+	if _, err := fmt.Sscanf(s, "%dn", &k); err != nil || fmt.Sprintf("%dn", k) != s || k < 1 || k*nodes > 100000 {
+		return 0, fmt.Errorf("%q is not a worker count: use a number, or \"Nn\" such as \"2n\" for two per node", s)
+	}
+	return k * nodes, nil
 }
 
 // Seed resolves test.seed; ok is false when no seed is set.

@@ -42,9 +42,16 @@ type Options struct {
 	NodesFile string
 	// Store is the store's root directory (default "store").
 	Store string
+	// Concurrency, when set, replaces the plan's worker count: a number,
+	// or "Nn" for N per node (Jepsen's --concurrency).
+	Concurrency string
 	// Seed, when SeedSet, replaces the plan's seed.
 	Seed    int64
 	SeedSet bool
+	// SeedOffset is added to the plan's or Seed's seed (not to a random
+	// one): repeated runs of one plan (--test-count) each explore another
+	// schedule, and each run's seed is still printed for replaying.
+	SeedOffset int64
 	// TimeLimit, when positive, bounds the non-final phases on top of the
 	// plan's limits; the final phases still run after it.
 	TimeLimit time.Duration
@@ -301,13 +308,22 @@ func prepare(o Options) (*test, error) {
 	}
 	t.remote, _ = e.Remote()
 	t.concurrency, _ = e.Concurrency()
+	if o.Concurrency != "" {
+		n, err := eval.ParseConcurrency(o.Concurrency, len(t.nodes))
+		if err != nil {
+			return nil, fmt.Errorf("--concurrency: %w", err)
+		}
+		t.concurrency = n
+	}
 	t.opTimeout, _ = e.OpTimeout()
 	seed, ok, _ := e.Seed()
 	switch {
 	case o.SeedSet:
-		seed = o.Seed
+		seed = o.Seed + o.SeedOffset
 	case !ok:
 		seed = rand.Int64N(1 << 53) // printed and stored, so it can be replayed
+	default:
+		seed += o.SeedOffset
 	}
 	t.seed = seed
 	schedule, ds := e.CompileSchedule()

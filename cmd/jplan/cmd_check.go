@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -120,6 +121,11 @@ func exitForValidity(v checker.Validity) int {
 
 // printVerdict writes the per-checker verdicts and the overall one.
 func printVerdict(env *cliEnv, res checker.Result, out string, colored bool) {
+	printVerdictTo(env.stdout, res, out, colored)
+}
+
+// printVerdictTo is printVerdict to w.
+func printVerdictTo(w io.Writer, res checker.Result, out string, colored bool) {
 	green := colorer(colored, color.FgGreen, color.Bold)
 	red := colorer(colored, color.FgRed, color.Bold)
 	yellow := colorer(colored, color.FgYellow, color.Bold)
@@ -141,10 +147,10 @@ func printVerdict(env *cliEnv, res checker.Result, out string, colored bool) {
 		if r.Error != "" {
 			line += "  (" + r.Error + ")"
 		}
-		fmt.Fprintln(env.stdout, line)
+		fmt.Fprintln(w, line)
 	}
-	fmt.Fprintf(env.stdout, "\nVerdict: %s\n", mark(res.Valid))
+	fmt.Fprintf(w, "\nVerdict: %s\n", mark(res.Valid))
 	if out != "" {
-		fmt.Fprintf(env.stdout, "Report: %s\n", filepath.Join(out, "report.html"))
+		fmt.Fprintf(w, "Report: %s\n", filepath.Join(out, "report.html"))
 	}
 }

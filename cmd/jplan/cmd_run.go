@@ -2,15 +2,18 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/jplan/jplan/batch"
 	"github.com/jplan/jplan/eval"
 	"github.com/jplan/jplan/lang"
 	"github.com/jplan/jplan/run"
@@ -26,25 +29,44 @@ func init() {
 const exitInterrupted = 130
 
 func cmdRun(env *cliEnv, args []string) int {
-	fs := newFlagSet("run", "run [flags] PLAN\n\nRuns the test in PLAN (a file or a directory) on its nodes, records the\nhistory in the store and checks it. Exit status: 0 valid, 1 invalid,\n2 unknown, 3 usage, 4 the test could not be run (bad plan, unreachable\nnode, failed setup), 130 interrupted.", env.stderr)
-	var vars, varFiles multiFlag
+	fs := newFlagSet("run", "run [flags] PLAN...\n\nRuns the test in each PLAN (a file, or a directory of plans) on its nodes,\nrecords the history in the store and checks it; with --test-count and\n-matrix, many times. Exit status (the worst run's): 0 valid, 1 invalid,\n2 unknown, 3 usage, 4 the test could not be run (bad plan, unreachable\nnode, failed setup), 130 interrupted.", env.stderr)
+	var vars, varFiles, matrix multiFlag
 	fs.Var(&vars, "var", "set a variable: -var name=value (repeatable)")
 	fs.Var(&varFiles, "var-file", "read variables from an HCL or JSON file (repeatable)")
+	fs.Var(&matrix, "matrix", "run once per value of a variable: -matrix 'name=[v1, v2]' (repeatable: every combination)")
 	nodes := fs.String("nodes", "", "the nodes, replacing the plan's: n1,n2,n3 or n1=10.0.0.1:22,...")
 	nodesFile := fs.String("nodes-file", "", "a nodes file (as written by 'jplan cluster up') saying which nodes exist and how to reach them")
 	store := fs.String("store", "store", "the store directory; each run gets store/<test>/<time>/")
 	seed := fs.Int64("seed", 0, "random seed, replacing the plan's (same seed: same op values and fault schedule)")
 	timeLimit := fs.Duration("time-limit", 0, "bound the non-final phases, on top of the plan's limits (final phases still run after it)")
+	concurrency := fs.String("concurrency", "", `worker count, replacing the plan's: a number, or "Nn" for N per node`)
+	testCount := fs.Int("test-count", 1, "run each plan (and matrix combination) this many times; stops at the first invalid run unless --keep-going")
+	keepGoing := fs.Bool("keep-going", false, "with several runs, do them all even after an invalid one")
+	junit := fs.String("junit", "", "write a JUnit XML report of the runs to FILE (one testcase per run)")
+	jsonOut := fs.Bool("json", false, "print one JSON object per run, then a summary object, on stdout")
 	leaveDB := fs.Bool("leave-db-running", false, "do not tear the database down at the end (faults are still healed), to inspect the nodes")
 	noColor := fs.Bool("no-color", false, "never color the output")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return exitBadArgs
 	}
-	if len(pos) != 1 {
-		fmt.Fprintln(env.stderr, "jplan run: want exactly one PLAN")
+	if len(pos) == 0 {
+		fmt.Fprintln(env.stderr, "jplan run: want a PLAN")
 		fs.Usage()
 		return exitBadArgs
+	}
+	if *testCount < 1 {
+		fmt.Fprintf(env.stderr, "jplan run: --test-count %d: want at least 1\n", *testCount)
+		return exitBadArgs
+	}
+	var axes []batch.Axis
+	for _, m := range matrix {
+		ax, err := batch.ParseAxis(m)
+		if err != nil {
+			fmt.Fprintf(env.stderr, "jplan run: %v\n", err)
+			return exitBadArgs
+		}
+		axes = append(axes, ax)
 	}
 	seedSet := false
 	fs.Visit(func(fl *flag.Flag) {
@@ -53,6 +75,28 @@ func cmdRun(env *cliEnv, args []string) int {
 		}
 	})
 	colored := useColor(env, env.stderr, *noColor)
+	parser := lang.NewParser()
+
+	// A directory holding several plans (each file with its own test
+	// block) is each of them in turn.
+	var plans []string
+	for _, p := range pos {
+		sources, diags := lang.Find(parser, p)
+		if diags.HasErrors() {
+			writeDiags(env.stderr, parser.Files(), diags, colored)
+			fmt.Fprintf(env.stderr, "jplan run: %s has %d error%s; nothing was run.\n", p, countErrors(diags), plural(countErrors(diags)))
+			return exitFailed
+		}
+		if len(sources) == 1 {
+			plans = append(plans, p)
+			continue
+		}
+		for _, src := range sources {
+			plans = append(plans, src.Name)
+		}
+	}
+	specs := batch.Expand(plans, axes, *testCount)
+	single := len(specs) == 1
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -76,44 +120,110 @@ func cmdRun(env *cliEnv, args []string) int {
 		}
 	}()
 
-	parser := lang.NewParser()
+	// Human output goes to stdout, unless stdout carries JSON lines.
+	human := env.stdout
+	if *jsonOut {
+		human = env.stderr
+	}
 	pl := newProgressLine(env)
-	out, err := run.Run(ctx, run.Options{
-		Path:           pos[0],
-		Parser:         parser,
-		Inputs:         eval.InputOptions{Vars: vars, VarFiles: varFiles, Environ: environ(env)},
-		Nodes:          *nodes,
-		NodesFile:      *nodesFile,
-		Store:          *store,
-		Seed:           *seed,
-		SeedSet:        seedSet,
-		TimeLimit:      *timeLimit,
-		LeaveDBRunning: *leaveDB,
-		Log:            pl.logWriter(),
-		Progress:       pl.update,
+	started := time.Now()
+	results := batch.Run(ctx, specs, batch.Options{
+		Base: run.Options{
+			Parser:         parser,
+			Inputs:         eval.InputOptions{Vars: vars, VarFiles: varFiles, Environ: environ(env)},
+			Nodes:          *nodes,
+			NodesFile:      *nodesFile,
+			Store:          *store,
+			Seed:           *seed,
+			SeedSet:        seedSet,
+			TimeLimit:      *timeLimit,
+			Concurrency:    *concurrency,
+			LeaveDBRunning: *leaveDB,
+			Log:            pl.logWriter(),
+			Progress:       pl.update,
+		},
+		KeepGoing: *keepGoing,
+		Before: func(i int, s batch.Spec) {
+			if !single {
+				label := s.Label()
+				if label != "" {
+					label = " [" + label + "]"
+				}
+				fmt.Fprintf(env.stderr, "\n=== run %d of %d: %s%s\n", i+1, len(specs), s.Plan, label)
+			}
+		},
+		After: func(_ int, r batch.Result) {
+			pl.finish()
+			reportRun(env, human, parser, r, colored, useColor(env, human, *noColor))
+			if *jsonOut {
+				json.NewEncoder(env.stdout).Encode(batch.JSONLine(r))
+			}
+		},
 	})
-	pl.finish()
+	if !single {
+		fmt.Fprintln(human)
+		batch.WriteTable(human, results)
+		if skipped := len(specs) - len(results); skipped > 0 && ctx.Err() == nil {
+			fmt.Fprintf(human, "stopped after %d of %d runs (--keep-going runs them all)\n", len(results), len(specs))
+		}
+	}
+	if *jsonOut {
+		batch.WriteSummaryJSON(env.stdout, results)
+	}
+	if *junit != "" {
+		if err := writeJUnitFile(*junit, results, started); err != nil {
+			fmt.Fprintf(env.stderr, "jplan run: %v\n", err)
+			return exitFailed
+		}
+	}
+	if single && len(results) == 1 {
+		return exitForRun(results[0])
+	}
+	switch batch.Worst(results) {
+	case "interrupted":
+		return exitInterrupted
+	case "invalid":
+		return exitFalse
+	case "failed":
+		return exitFailed
+	case "unknown":
+		return exitUnknown
+	}
+	if ctx.Err() != nil {
+		return exitInterrupted
+	}
+	return exitValid
+}
+
+// reportRun prints one run's verdict, or why it could not run.
+func reportRun(env *cliEnv, w io.Writer, parser *lang.Parser, r batch.Result, colored, outColored bool) {
+	out, err := r.Outcome, r.Err
 	var pe *run.PlanError
 	if errors.As(err, &pe) {
 		writeDiags(env.stderr, parser.Files(), pe.Diags, colored)
 		fmt.Fprintf(env.stderr, "jplan run: the plan has %d error%s; nothing was run.\n", countErrors(pe.Diags), plural(countErrors(pe.Diags)))
-		return exitFailed
+		return
 	}
-	if out.Checked {
-		fmt.Fprintln(env.stdout)
-		printVerdict(env, out.Result, "", useColor(env, env.stdout, *noColor))
-		fmt.Fprintf(env.stdout, "Run: %s (seed %d)\n", out.Dir, out.Seed)
+	if out != nil && out.Checked {
+		fmt.Fprintln(w)
+		printVerdictTo(w, out.Result, "", outColored)
+		fmt.Fprintf(w, "Run: %s (seed %d)\n", out.Dir, out.Seed)
 	}
 	if err != nil {
 		fmt.Fprintf(env.stderr, "jplan run: %v\n", err)
-		if out.Dir != "" {
+		if out != nil && out.Dir != "" {
 			fmt.Fprintf(env.stderr, "jplan run: the log and what was recorded are in %s\n", out.Dir)
 		}
 	}
+}
+
+// exitForRun is the exit status of a single run.
+func exitForRun(r batch.Result) int {
+	out, err := r.Outcome, r.Err
 	switch {
-	case out.Interrupted:
+	case out != nil && out.Interrupted:
 		return exitInterrupted
-	case err != nil && !out.Checked:
+	case err != nil && (out == nil || !out.Checked):
 		return exitFailed
 	case err != nil:
 		// The test failed part-way (e.g. teardown) but a verdict exists:
@@ -124,6 +234,18 @@ func cmdRun(env *cliEnv, args []string) int {
 		return exitFailed
 	}
 	return exitForValidity(out.Result.Valid)
+}
+
+func writeJUnitFile(path string, rs []batch.Result, started time.Time) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("--junit: %w", err)
+	}
+	if err := batch.WriteJUnit(f, rs, started); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // progressLine shows one live status line on a terminal, and a line every
