@@ -108,6 +108,41 @@ type Result struct {
 	Files []string `json:"files,omitempty"`
 	// Results holds the sub-results of a composed checker, by name.
 	Results map[string]Result `json:"results,omitempty"`
+	// Findings explain what an invalid (or unknown) verdict rests on, for
+	// a person: the report opens on them. A checker reports a few, the
+	// clearest first.
+	Findings []Finding `json:"findings,omitempty"`
+}
+
+// Finding is one anomaly explained: what happened in plain words, the
+// operations that show it, and the faults active while they ran.
+type Finding struct {
+	// Title names the anomaly: "not linearizable", "G2-item"...
+	Title string `json:"title"`
+	// Text says what happened in plain words.
+	Text string `json:"text"`
+	// Ops are the operations involved, each with its role in the anomaly
+	// ("could not have happened", "concurrent write", ...).
+	Ops []FindingOp `json:"ops,omitempty"`
+	// Faults are the fault intervals overlapping the ops.
+	Faults []FaultInterval `json:"faults,omitempty"`
+}
+
+// FindingOp is one operation of a Finding.
+type FindingOp struct {
+	Role string `json:"role"`
+	OpDesc
+}
+
+// FaultsDuring returns the intervals of fs that overlap [from, to].
+func FaultsDuring(fs []FaultInterval, from, to int64) []FaultInterval {
+	var out []FaultInterval
+	for _, f := range fs {
+		if f.Start <= to && f.End >= from {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // Options are given to every Check call.

@@ -93,7 +93,10 @@ type Anomaly struct {
 	Linearized int `json:"linearized"`
 	Total      int `json:"total"`
 	// Previous are the last ops of one longest prefix, oldest first.
-	Previous    []OpDesc `json:"previous,omitempty"`
+	Previous []OpDesc `json:"previous,omitempty"`
+	// Concurrent are the writes and cas ops that overlap Op in time: the
+	// ones whose order decides what Op could have seen.
+	Concurrent  []OpDesc `json:"concurrent,omitempty"`
 	Description string   `json:"description"`
 }
 
@@ -453,6 +456,7 @@ func (l *linearizable) Check(ctx context.Context, h []history.Op, opts Options) 
 	}
 	if res.Valid == False {
 		l.explain(failed, in, initial, &stop, d, opts, &res)
+		res.Findings = linearizableFindings(d.Anomalies, FaultIntervals(h))
 	}
 	d.Elapsed = time.Since(start).Round(time.Millisecond).String()
 	return res
@@ -593,6 +597,14 @@ func anomaly(p partition, partials [][]int, model porcupine.Model, in *interner,
 	for _, id := range tail {
 		a.Previous = append(a.Previous, describePair(*p.ops[id].Input.(regInput).pair))
 	}
+	for id, op := range p.ops {
+		if id == culprit || op.Call >= cop.Return || op.Return <= cop.Call {
+			continue
+		}
+		if op.Input.(regInput).kind != opRead && len(a.Concurrent) < 6 {
+			a.Concurrent = append(a.Concurrent, describePair(*op.Input.(regInput).pair))
+		}
+	}
 	states := make([]string, len(a.States))
 	for i, s := range a.States {
 		states[i] = fmtValue(s)
@@ -631,4 +643,35 @@ func fmtValue(v any) string {
 // fmtNanos renders a history time (ns since the test started) in seconds.
 func fmtNanos(ns int64) string {
 	return fmt.Sprintf("%.6fs", float64(ns)/1e9)
+}
+
+// linearizableFindings turns anomalies into findings for the report: the
+// op that could not have happened, the writes concurrent with it, the ops
+// linearized just before it, and the faults active meanwhile.
+func linearizableFindings(as []Anomaly, faults []FaultInterval) []Finding {
+	var out []Finding
+	for _, a := range as {
+		f := Finding{Title: "not linearizable", Text: a.Description}
+		if a.Key != nil {
+			f.Title += " (key " + fmtValue(a.Key) + ")"
+		}
+		f.Ops = append(f.Ops, FindingOp{Role: "could not have happened", OpDesc: a.Op})
+		for _, c := range a.Concurrent {
+			f.Ops = append(f.Ops, FindingOp{Role: "concurrent " + c.F, OpDesc: c})
+		}
+		for _, p := range a.Previous {
+			f.Ops = append(f.Ops, FindingOp{Role: "linearized just before", OpDesc: p})
+		}
+		end := a.Op.CompleteTime
+		if end < 0 {
+			end = a.Op.InvokeTime
+		}
+		from := a.Op.InvokeTime
+		for _, p := range a.Previous {
+			from = min(from, p.InvokeTime)
+		}
+		f.Faults = FaultsDuring(faults, from, end)
+		out = append(out, f)
+	}
+	return out
 }

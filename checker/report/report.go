@@ -71,6 +71,20 @@ type page struct {
 	Valid    string
 	Summary  string
 	Sections []section
+	// Findings are the not-valid checkers' explanations, shown first.
+	Findings []finding
+	// Latency is the perf checker's quantiles per f, when there is one.
+	Latency []latencyRow
+}
+
+type finding struct {
+	Checker string
+	checker.Finding
+}
+
+type latencyRow struct {
+	F string
+	checker.Quantiles
 }
 
 // Render returns the report page.
@@ -96,11 +110,52 @@ func Render(in Input) ([]byte, error) {
 	} else if err := walk(&p, "", 0, in.Result); err != nil {
 		return nil, err
 	}
+	collect(&p, "", in.Result)
 	var b bytes.Buffer
 	if err := tmpl.Execute(&b, p); err != nil {
 		return nil, fmt.Errorf("report: rendering: %w", err)
 	}
 	return b.Bytes(), nil
+}
+
+// collect gathers what the page opens on: the findings of every checker
+// that is not valid, and the perf checker's latency quantiles.
+func collect(p *page, name string, r checker.Result) {
+	if r.Valid != checker.True {
+		for _, f := range r.Findings {
+			p.Findings = append(p.Findings, finding{Checker: name, Finding: f})
+		}
+	}
+	if d, ok := r.Details.(*checker.PerfDetails); ok && len(p.Latency) == 0 {
+		fs := make([]string, 0, len(d.Latency))
+		for f := range d.Latency {
+			fs = append(fs, f)
+		}
+		sort.Strings(fs)
+		for _, f := range fs {
+			p.Latency = append(p.Latency, latencyRow{F: f, Quantiles: d.Latency[f]})
+		}
+	}
+	names := make([]string, 0, len(r.Results))
+	for n := range r.Results {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		sub := n
+		if name != "" {
+			sub = name + "/" + n
+		}
+		collect(p, sub, r.Results[n])
+	}
+}
+
+// secs renders a history time in seconds.
+func secs(ns int64) string {
+	if ns < 0 {
+		return "never"
+	}
+	return fmt.Sprintf("%.3fs", float64(ns)/1e9)
 }
 
 // walk flattens nested composed results into sections named by path
@@ -147,7 +202,13 @@ func toSection(name string, depth int, r checker.Result) (section, error) {
 	return s, nil
 }
 
-var tmpl = template.Must(template.New("report").Parse(`<!DOCTYPE html>
+var tmpl = template.Must(template.New("report").Funcs(template.FuncMap{"secs": secs, "value": func(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
+}, "upper": strings.ToUpper}).Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <title>{{.Title}}</title>
 <style>
@@ -162,11 +223,31 @@ section{border-top:2px solid #eee;margin-top:1.5em;padding-top:.5em}
 img{max-width:100%;border:1px solid #eee;margin:.5em 0}
 pre{background:#f6f6f6;padding:.8em;overflow:auto;max-height:30em}
 .err{color:#b00;white-space:pre-wrap}
+.banner{font-size:1.6em;font-weight:bold;color:#fff;padding:.5em .8em;border-radius:.3em;margin:1em 0}
+.banner span{display:block;font-size:.55em;font-weight:normal;margin-top:.3em}
+.b-true{background:#2a9d5c}.b-false{background:#d8403b}.b-unknown{background:#d89a1b}
+.finding{border-left:4px solid #d8403b;padding:.2em 1em;margin:1em 0;background:#fdf3f2}
+.finding table{background:#fff}.finding code{white-space:pre-wrap}
+.faults{color:#444}
 </style></head><body>
 <h1>{{.Title}}</h1>
 <ul class="meta">{{range .Meta}}<li><b>{{index . 0}}:</b> {{index . 1}}</li>{{end}}</ul>
 {{if .Files}}<p class="meta">Files: {{range $i, $f := .Files}}{{if $i}} · {{end}}<a href="{{$f}}">{{$f}}</a>{{end}}</p>{{end}}
-<p>Verdict: <span class="v v-{{.Valid}}">{{.Valid}}</span> {{.Summary}}</p>
+<div class="banner b-{{.Valid}}" id="verdict">{{if eq .Valid "true"}}VALID{{else if eq .Valid "false"}}INVALID{{else}}UNKNOWN{{end}}<span>{{.Summary}}</span></div>
+{{if .Findings}}<h2 id="findings">What went wrong</h2>
+{{range .Findings}}<div class="finding"><h3>{{.Title}} <small>({{.Checker}})</small></h3>
+<p>{{.Text}}</p>
+{{if .Ops}}<table class="ops"><tr><th>role</th><th>process</th><th>f</th><th>value</th><th>outcome</th><th>invoked</th><th>completed</th><th>index</th></tr>
+{{range .Ops}}<tr><td>{{.Role}}</td><td>{{.Process}}</td><td>{{.F}}</td><td><code>{{value .Value}}</code></td><td>{{.Type}}</td><td>{{secs .InvokeTime}}</td><td>{{secs .CompleteTime}}</td><td>{{.InvokeIndex}}</td></tr>
+{{end}}</table>{{end}}
+<p class="faults">{{if .Faults}}Faults active then: {{range $i, $f := .Faults}}{{if $i}}; {{end}}<b>{{if $f.Kind}}{{$f.Kind}}{{else}}fault{{end}}</b> {{secs $f.Start}}–{{if $f.Open}}end (never healed){{else}}{{secs $f.End}}{{end}}{{end}}{{else}}No fault was active then.{{end}}</p>
+</div>
+{{end}}{{end}}
+{{if .Latency}}<h2>Latency of ok operations</h2>
+<table class="lat"><tr><th>f</th><th>count</th><th>p50 ms</th><th>p95 ms</th><th>p99 ms</th><th>max ms</th></tr>
+{{range .Latency}}<tr><td>{{.F}}</td><td>{{.Count}}</td><td>{{printf "%.2f" .P50}}</td><td>{{printf "%.2f" .P95}}</td><td>{{printf "%.2f" .P99}}</td><td>{{printf "%.2f" .Max}}</td></tr>
+{{end}}</table>{{end}}
+<h2>Checkers</h2>
 <table><tr><th>checker</th><th>valid</th><th>summary</th></tr>
 {{range .Sections}}<tr><td style="padding-left:{{.Depth}}em"><a href="#c-{{.Name}}">{{.Name}}</a></td><td><span class="v v-{{.Valid}}">{{.Valid}}</span></td><td>{{.Summary}}{{if .Error}} <span class="err">{{.Error}}</span>{{end}}</td></tr>
 {{end}}</table>

@@ -49,6 +49,16 @@ func TestWriteReport(t *testing.T) {
 		`href="timeline/timeline.html"`,
 		"cannot linearize process 2 read 1",
 		"n1 n2",
+		// The page opens on the verdict and on what went wrong: the
+		// read that could not have happened, the ops before it, the
+		// fault active then.
+		`<div class="banner b-false" id="verdict">INVALID`,
+		`<h2 id="findings">What went wrong</h2>`,
+		`<td>could not have happened</td><td>2</td><td>read</td><td><code>1</code></td><td>ok</td><td>0.005s</td><td>0.006s</td>`,
+		`<td>linearized just before</td><td>1</td><td>write</td><td><code>2</code></td>`,
+		`Faults active then: <b>partition</b> 0.003s–end (never healed)`,
+		`<h2>Latency of ok operations</h2>`,
+		`<tr><td>read</td><td>1</td><td>1.00</td>`,
 	} {
 		if !strings.Contains(page, want) {
 			t.Errorf("report lacks %q", want)
