@@ -250,3 +250,53 @@ func xmlWellFormed(b []byte) error {
 		}
 	}
 }
+
+// TestTimelineLongHistory: past StaticOps the page carries the ops as data
+// (one row per op, ordered by top, which the drawing script's binary
+// search needs) and draws boxes with a script, not one element per op.
+func TestTimelineLongHistory(t *testing.T) {
+	var h []history.Op
+	for i := range 20000 {
+		p := i % 7
+		h = append(h, history.Op{Index: int64(2 * i), Time: int64(i) * 1000, Type: history.Invoke, Process: p, F: "write", Value: int64(i)})
+		h = append(h, history.Op{Index: int64(2*i + 1), Time: int64(i)*1000 + 500, Type: history.OK, Process: p, F: "write", Value: int64(i)})
+	}
+	dir := t.TempDir()
+	res := Timeline(TimelineOptions{}).Check(context.Background(), h, Options{Dir: dir})
+	if res.Valid != True {
+		t.Fatalf("%+v", res)
+	}
+	page, err := os.ReadFile(filepath.Join(dir, "timeline.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(page)
+	if n := strings.Count(s, `class="op `); n != 0 {
+		t.Errorf("%d static boxes in a scripted timeline", n)
+	}
+	i, j := strings.Index(s, `<script type="application/json" id="ops-data">`), strings.Index(s, "]</script>")
+	if i < 0 || j < 0 {
+		t.Fatal("no ops data")
+	}
+	var rows [][]any
+	if err := json.Unmarshal([]byte(s[i+len(`<script type="application/json" id="ops-data">`):j+1]), &rows); err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 20000 {
+		t.Fatalf("%d rows, want 20000", len(rows))
+	}
+	for k := 1; k < len(rows); k++ {
+		if rows[k][1].(float64) < rows[k-1][1].(float64) {
+			t.Fatalf("row %d is above row %d: rows must be ordered by top", k, k-1)
+		}
+	}
+	if r := rows[5]; r[3].(float64) != 1 || r[4] != "write 5" || r[5].(float64) != 10 || r[7].(float64) != 11 {
+		t.Errorf("row 5 = %v, want an ok write 5 invoked at index 10, completed at 11", r)
+	}
+	if !strings.Contains(s, "requestAnimationFrame(draw)") {
+		t.Error("no drawing script")
+	}
+	if len(page) > 4<<20 {
+		t.Errorf("timeline of 20k ops is %d bytes", len(page))
+	}
+}

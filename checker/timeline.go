@@ -3,6 +3,7 @@ package checker
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"html"
 	"sort"
@@ -13,9 +14,14 @@ import (
 
 // TimelineOptions configures Timeline.
 type TimelineOptions struct {
-	// MaxOps bounds how many ops are drawn (the first ones); the page
-	// says when it is truncated. Default 10000: browsers struggle beyond.
+	// MaxOps bounds how many ops the page holds (the first ones); the
+	// page says when it is truncated. Default 1,000,000.
 	MaxOps int
+	// StaticOps is how many ops are written as plain HTML boxes, which
+	// need no script; a longer history is drawn by a small inline script
+	// that creates boxes only for the part of the page in view, so 100k
+	// ops scroll without freezing the browser. Default 5000.
+	StaticOps int
 }
 
 // Timeline returns a checker that writes timeline.html: one column per
@@ -24,7 +30,10 @@ type TimelineOptions struct {
 // intervals are shaded across all columns. Always valid.
 func Timeline(o TimelineOptions) Checker {
 	if o.MaxOps <= 0 {
-		o.MaxOps = 10000
+		o.MaxOps = 1_000_000
+	}
+	if o.StaticOps <= 0 {
+		o.StaticOps = 5000
 	}
 	return timelineChecker{o}
 }
@@ -139,6 +148,11 @@ body{font-family:sans-serif;font-size:11px;margin:0}
 		fmt.Fprintf(&b, `<div class="tick" style="top:%.0fpx">%.3fs</div>`, float64(t)*scale, (float64(t0)+float64(t))/1e9)
 	}
 	b.WriteString("\n")
+	if len(pairs) > c.o.StaticOps {
+		c.renderScripted(&b, pairs, t0, scale, col)
+		b.WriteString("</div></body></html>\n")
+		return b.Bytes()
+	}
 	for _, p := range pairs {
 		start := p.Start()
 		top := float64(start.Time-t0) * scale
@@ -171,4 +185,75 @@ func timelineTimes(p history.Pair) string {
 	return fmt.Sprintf("%s: %s → %s (%s), index %d → %d", p.Completion.Type,
 		fmtNanos(p.Invoke.Time), fmtNanos(p.Completion.Time),
 		time.Duration(p.Completion.Time-p.Invoke.Time), p.Invoke.Index, p.Completion.Index)
+}
+
+// renderScripted writes the ops as data and a script that draws only the
+// boxes in view (plus a margin), redrawing on scroll: a browser then holds
+// a few hundred elements instead of one per op.
+func (c timelineChecker) renderScripted(b *bytes.Buffer, pairs []history.Pair, t0 int64, scale float64, col map[int]int) {
+	classes := []string{"invoke", "ok", "fail", "info"}
+	clsOf := map[string]int{}
+	for i, c := range classes {
+		clsOf[c] = i
+	}
+	b.WriteString(`<noscript><div class="note">This history is long: the timeline is drawn by a script. Enable scripts to see it.</div></noscript>` + "\n")
+	b.WriteString(`<script type="application/json" id="ops-data">[`)
+	// Rows: [column, top px, height px, class, label, invoke index,
+	// invoke time, completion index, completion time, error]; ordered by
+	// top, as pairs are by start.
+	for i, p := range pairs {
+		start := p.Start()
+		cls, end, ci, ct, errs := "invoke", start.Time, int64(-1), int64(-1), ""
+		if p.Completion != nil {
+			cls, end = p.Completion.Type.String(), p.Completion.Time
+			ci, ct, errs = p.Completion.Index, p.Completion.Time, p.Completion.Error
+		}
+		ii, it := int64(-1), int64(-1)
+		if p.Invoke != nil {
+			ii, it = p.Invoke.Index, p.Invoke.Time
+		}
+		row, _ := json.Marshal([]any{col[p.Process()], int64(float64(start.Time-t0) * scale), int64(max(float64(end-start.Time)*scale, minBoxPx)),
+			clsOf[cls], p.F() + " " + fmtValue(p.Value()), ii, float64(it) / 1e9, ci, float64(ct) / 1e9, errs})
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		// Inside a script element only "</" could end it early.
+		b.Write(bytes.ReplaceAll(row, []byte("</"), []byte(`<\/`)))
+	}
+	b.WriteString("]</script>\n")
+	fmt.Fprintf(b, `<script>
+(function(){
+var D=JSON.parse(document.getElementById("ops-data").textContent);
+var C=%s, AX=%d, CW=%d, box=document.querySelector(".ops"), layer=document.createElement("div");
+var procs=[].map.call(document.querySelectorAll(".hdr div"),function(e){return e.textContent});
+box.appendChild(layer);
+var maxH=0; for(var i=0;i<D.length;i++){ if(D[i][2]>maxH) maxH=D[i][2]; }
+function first(y){ var lo=0,hi=D.length; while(lo<hi){ var m=(lo+hi)>>1; if(D[m][1]<y) lo=m+1; else hi=m; } return lo; }
+function tip(r){ var s="process "+procs[r[0]]+"\n"+r[4]+"\n";
+  s+= r[5]<0 ? "no invocation" : "invoked at "+r[6].toFixed(6)+"s (index "+r[5]+")";
+  s+= r[7]<0 ? ", never completed" : ", "+C[r[3]]+" at "+r[8].toFixed(6)+"s (index "+r[7]+")";
+  if(r[9]) s+="\nerror: "+r[9]; return s; }
+var shown=-1;
+function draw(){
+  var top=box.getBoundingClientRect().top+window.scrollY, y0=window.scrollY-top-400, y1=y0+window.innerHeight+800;
+  var key=Math.floor(y0/200); if(key===shown) return; shown=key;
+  var f=document.createDocumentFragment();
+  for(var i=first(y0-maxH); i<D.length && D[i][1]<=y1; i++){ var r=D[i];
+    if(r[1]+r[2]<y0) continue;
+    var d=document.createElement("div"); d.className="op "+C[r[3]];
+    d.style.left=(AX+r[0]*CW)+"px"; d.style.top=r[1]+"px"; d.style.height=r[2]+"px";
+    d.title=tip(r); d.textContent=r[4]; f.appendChild(d); }
+  layer.replaceChildren(f);
+}
+window.addEventListener("scroll",function(){ requestAnimationFrame(draw); });
+window.addEventListener("resize",function(){ shown=-1; draw(); });
+draw();
+})();
+</script>
+`, mustJSON(classes), axisWidth, colWidth)
+}
+
+func mustJSON(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
 }
