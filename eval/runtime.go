@@ -203,7 +203,8 @@ func parseJSON(b []byte) cty.Value {
 // completed op. Without a result expression: the http client's op is ok for
 // a 2xx status and info otherwise (the request may have been applied); the
 // exec client's is ok for exit status 0 and info otherwise; the process
-// client's response object {type, value, error} is the result itself.
+// client's response object {type, value, error} is the result itself; the
+// sql client's op is ok (it asks only once its transaction committed).
 func (s *OpSpec) Complete(node Node, op history.Op, response cty.Value) (history.Op, error) {
 	in := s.input(node, op)
 	value := ToCty(op.Value)
@@ -249,6 +250,10 @@ func defaultResult(kind string, response cty.Value) Result {
 	ty := response.Type()
 	has := func(k string) bool { return ty.IsObjectType() && ty.HasAttribute(k) }
 	switch kind {
+	case "sql":
+		// The sql client completes an op through here only once its
+		// transaction has committed.
+		r.Type = "ok"
 	case "http":
 		if has("status") {
 			st, _ := response.GetAttr("status").AsBigFloat().Int64()

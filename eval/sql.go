@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/jplan/jplan/history"
 	"github.com/jplan/jplan/lang"
 	"github.com/jplan/jplan/txn"
@@ -99,86 +100,130 @@ func microOps(e hcl.Expression, ctx *hcl.EvalContext) (map[string]string, hcl.Di
 		return nil, diags
 	}
 	for _, k := range sortedKeys(m) {
+		key, val := objectItem(e, k, ctx)
 		if _, ok := txn.ParseKind(k); !ok {
-			return nil, append(diags, valueDiag(e, "micro_ops",
+			diags = append(diags, valueDiag(key, "micro_ops",
 				fmt.Sprintf("%q is not a micro-op kind: the keys are r, append and w", k)))
+			continue
 		}
 		if m[k] == "" {
-			return nil, append(diags, valueDiag(e, "micro_ops", fmt.Sprintf("the statement for %q is empty", k)))
+			diags = append(diags, valueDiag(val, "micro_ops", fmt.Sprintf("the statement for %q is empty", k)))
+			continue
 		}
 		if n := SQLParams(m[k]); n > 2 {
-			return nil, append(diags, valueDiag(e, "micro_ops",
+			diags = append(diags, valueDiag(val, "micro_ops",
 				fmt.Sprintf("the statement for %q uses $%d: a micro-op statement has only $1 (the key) and $2 (the value)", k, n)))
 		}
+	}
+	if diags.HasErrors() {
+		return nil, diags
 	}
 	return m, diags
 }
 
+// objectItem returns the key and value expressions of k in an object
+// written out in the plan, for diagnostics; e itself otherwise.
+func objectItem(e hcl.Expression, k string, ctx *hcl.EvalContext) (key, val hcl.Expression) {
+	if oc, ok := e.(*hclsyntax.ObjectConsExpr); ok {
+		for _, it := range oc.Items {
+			if kv, ds := it.KeyExpr.Value(ctx); !ds.HasErrors() && kv.Type() == cty.String && kv.IsKnown() && !kv.IsNull() && kv.AsString() == k {
+				return it.KeyExpr, it.ValueExpr
+			}
+		}
+	}
+	return e, e
+}
+
 // statements evaluates a statements list. Each element is a string (a
 // statement without parameters) or a list whose first element is the
-// statement and the rest its parameters $1, $2, ...
+// statement and the rest its parameters $1, $2, ... A list written out in
+// the plan is evaluated element by element, so a diagnostic points at the
+// statement that is wrong.
 func statements(e hcl.Expression, ctx *hcl.EvalContext) ([]SQLStatement, hcl.Diagnostics) {
+	if tc, ok := e.(*hclsyntax.TupleConsExpr); ok {
+		var out []SQLStatement
+		var diags hcl.Diagnostics
+		for i, ee := range tc.Exprs {
+			v, ds := ee.Value(ctx)
+			diags = append(diags, ds...)
+			if ds.HasErrors() {
+				continue
+			}
+			st, d := statement(ee, i, v)
+			if d != nil {
+				diags = append(diags, d)
+				continue
+			}
+			out = append(out, st)
+		}
+		return out, diags
+	}
 	v, diags := e.Value(ctx)
 	if diags.HasErrors() || !v.IsKnown() {
 		return nil, diags
 	}
-	bad := func(detail string) ([]SQLStatement, hcl.Diagnostics) {
-		return nil, append(diags, valueDiag(e, "statements", detail))
-	}
 	ty := v.Type()
 	if v.IsNull() || !(ty.IsListType() || ty.IsTupleType()) {
-		return bad(`expected a list of statements, each a string or a list ["SQL with $1", param, ...]`)
+		return nil, append(diags, valueDiag(e, "statements", `expected a list of statements, each a string or a list ["SQL with $1", param, ...]`))
 	}
 	var out []SQLStatement
-	for it := v.ElementIterator(); it.Next(); {
-		i, ev := it.Element()
-		n, _ := i.AsBigFloat().Int64()
-		if !ev.IsKnown() {
-			out = append(out, SQLStatement{})
-			continue
+	for i, ev := range v.AsValueSlice() {
+		st, d := statement(e, i, ev)
+		if d != nil {
+			return nil, append(diags, d)
 		}
-		et := ev.Type()
-		switch {
-		case ev.IsNull():
-			return bad(fmt.Sprintf("statement %d is null", n))
-		case et == cty.String:
-			if p := SQLParams(ev.AsString()); p > 0 {
-				return bad(fmt.Sprintf("statement %d uses $%d but gives no parameters: write it as a list [\"SQL\", param, ...]", n, p))
-			}
-			out = append(out, SQLStatement{SQL: ev.AsString()})
-		case et.IsListType() || et.IsTupleType():
-			parts := ev.AsValueSlice()
-			if len(parts) == 0 || !parts[0].IsKnown() {
-				if len(parts) == 0 {
-					return bad(fmt.Sprintf("statement %d is an empty list: its first element is the SQL text", n))
-				}
-				out = append(out, SQLStatement{})
-				continue
-			}
-			if parts[0].IsNull() || parts[0].Type() != cty.String {
-				return bad(fmt.Sprintf("statement %d: the first element must be the SQL text, a string", n))
-			}
-			st := SQLStatement{SQL: parts[0].AsString()}
-			for j, p := range parts[1:] {
-				if !p.IsWhollyKnown() {
-					st.Args = append(st.Args, nil)
-					continue
-				}
-				g, err := FromCty(p)
-				if err != nil {
-					return bad(fmt.Sprintf("statement %d parameter $%d: %s", n, j+1, err))
-				}
-				st.Args = append(st.Args, g)
-			}
-			if np := SQLParams(st.SQL); np != len(st.Args) {
-				return bad(fmt.Sprintf("statement %d uses %d parameters ($1 to $%d) but gives %d", n, np, np, len(st.Args)))
-			}
-			out = append(out, st)
-		default:
-			return bad(fmt.Sprintf("statement %d is a %s: expected a string or a list [\"SQL with $1\", param, ...]", n, et.FriendlyName()))
-		}
+		out = append(out, st)
 	}
 	return out, diags
+}
+
+// statement reads statement i of a statements list from its value; e is
+// where a diagnostic points. Unknown parts (validation) are left empty.
+func statement(e hcl.Expression, i int, v cty.Value) (SQLStatement, *hcl.Diagnostic) {
+	bad := func(detail string) (SQLStatement, *hcl.Diagnostic) {
+		return SQLStatement{}, valueDiag(e, "statements", fmt.Sprintf("statement %d: %s", i, detail))
+	}
+	if !v.IsKnown() {
+		return SQLStatement{}, nil
+	}
+	ty := v.Type()
+	switch {
+	case v.IsNull():
+		return bad("it is null")
+	case ty == cty.String:
+		if p := SQLParams(v.AsString()); p > 0 {
+			return bad(fmt.Sprintf(`it uses $%d but gives no parameters: write it as a list ["SQL", param, ...]`, p))
+		}
+		return SQLStatement{SQL: v.AsString()}, nil
+	case ty.IsListType() || ty.IsTupleType():
+		parts := v.AsValueSlice()
+		if len(parts) == 0 {
+			return bad("it is an empty list: its first element is the SQL text")
+		}
+		if !parts[0].IsKnown() {
+			return SQLStatement{}, nil
+		}
+		if parts[0].IsNull() || parts[0].Type() != cty.String {
+			return bad("the first element must be the SQL text, a string")
+		}
+		st := SQLStatement{SQL: parts[0].AsString()}
+		for j, p := range parts[1:] {
+			if !p.IsWhollyKnown() {
+				st.Args = append(st.Args, nil)
+				continue
+			}
+			g, err := FromCty(p)
+			if err != nil {
+				return bad(fmt.Sprintf("parameter $%d: %s", j+1, err))
+			}
+			st.Args = append(st.Args, g)
+		}
+		if np := SQLParams(st.SQL); np != len(st.Args) {
+			return bad(fmt.Sprintf("it uses %d parameters ($1 to $%d) but gives %d", np, np, len(st.Args)))
+		}
+		return st, nil
+	}
+	return bad(fmt.Sprintf(`it is a %s: expected a string or a list ["SQL with $1", param, ...]`, ty.FriendlyName()))
 }
 
 // validateSQLOperation checks an operation against the plan's client kind:
