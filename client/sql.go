@@ -134,7 +134,7 @@ func (c *SQL) connect(ctx context.Context) error {
 	c.drop()
 	conn, err := pgx.ConnectConfig(ctx, c.cc)
 	if err != nil {
-		return fmt.Errorf("connect to %s:%d: %w", c.cc.Host, c.cc.Port, err)
+		return fmt.Errorf("connect: %w", err)
 	}
 	c.conn = conn
 	return nil
