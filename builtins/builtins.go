@@ -97,6 +97,7 @@ func registry() []entry {
 	var all []entry
 	all = append(all, generatorEntries()...)
 	all = append(all, randomEntries()...)
+	all = append(all, txnEntries()...)
 	all = append(all, durationEntries()...)
 	all = append(all, stdlibEntries()...)
 	all = append(all, encodingEntries()...)

@@ -240,6 +240,18 @@ func functionCases() []fnCase {
 		{fn: "random_int", expr: `random_int(0.5, 1)`, err: "min must be a whole number"},
 		{fn: "random_int", expr: `random_int("a", 1)`, err: "a number is required"},
 		{fn: "random_int", expr: `random_int(1)`, err: "Not enough function arguments"},
+		// Transaction generators: per op, the shape (kind, slot, null);
+		// eval fills in keys and values (tested in txn and eval).
+		{fn: "list_append_txn", expr: `length(list_append_txn({ min_length = 3, max_length = 3 }))`, want: num(3)},
+		{fn: "list_append_txn", expr: `[for m in list_append_txn({ min_length = 6, max_length = 6, key_count = 1 }) : m[1]]`, want: cty.TupleVal([]cty.Value{num(0), num(0), num(0), num(0), num(0), num(0)})},
+		{fn: "list_append_txn", expr: `list_append_txn()`, mode: validate, want: cty.DynamicVal},
+		{fn: "list_append_txn", expr: `list_append_txn()`, mode: topLevel, err: "list_append_txn can only be called as an operation's value"},
+		{fn: "list_append_txn", expr: `list_append_txn({ keys = 3 })`, mode: validate, err: `unknown option "keys"; expected one of key_count, key_dist`},
+		{fn: "list_append_txn", expr: `list_append_txn({ min_length = 4, max_length = 2 })`, mode: validate, err: "max_length (2) is less than min_length (4)"},
+		{fn: "list_append_txn", expr: `list_append_txn({ key_count = 1.5 })`, err: "option key_count must be a whole number, not 1.5"},
+		{fn: "list_append_txn", expr: `list_append_txn({}, {})`, err: "at most one argument"},
+		{fn: "rw_register_txn", expr: `sort(distinct([for m in rw_register_txn({ min_length = 40, max_length = 40 }) : m[0]]))`, want: cty.ListVal([]cty.Value{str("r"), str("w")})},
+		{fn: "rw_register_txn", expr: `rw_register_txn({ key_dist = "zipf" })`, mode: validate, err: `key_dist must be "exponential" or "uniform", not "zipf"`},
 		{fn: "random_float", expr: `random_float(2, 2)`, want: num(2)},
 		{fn: "random_float", expr: `random_float(0, 1)`, mode: topLevel, err: "random_float can only be called"},
 		{fn: "random_float", expr: `random_float(0, 1)`, mode: validate, want: cty.UnknownVal(cty.Number)},

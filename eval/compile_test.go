@@ -11,6 +11,7 @@ import (
 	"github.com/jplan/jplan/generator"
 	"github.com/jplan/jplan/history"
 	"github.com/jplan/jplan/lang"
+	"github.com/jplan/jplan/txn"
 )
 
 func compile(t *testing.T, path string) (*eval.Evaluator, *eval.Schedule) {
@@ -169,4 +170,63 @@ func TestEverythingCompiles(t *testing.T) {
 			t.Errorf("no %q op in the simulated schedule", f)
 		}
 	}
+}
+
+// TestTxnValuesFromPlan: an operation whose value is list_append_txn()
+// records real micro-ops: keys from the pool, appended values unique per
+// key and counting up, reads unfilled; the same seed, the same txns.
+func TestTxnValuesFromPlan(t *testing.T) {
+	sim := func() []history.Op {
+		_, s := compile(t, "../examples/memory-append.hcl")
+		h, err := generator.Simulate(s.Generator(), generator.SimConfig{Concurrency: 6, Seed: 1, MaxOps: 4000,
+			Latency: func(history.Op) time.Duration { return time.Millisecond }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	h := sim()
+	next := map[any]int64{}
+	txns := 0
+	for _, op := range h {
+		if op.Type != history.Invoke {
+			continue
+		}
+		txns++
+		mops, err := txn.Parse(op.Value)
+		if err != nil {
+			t.Fatalf("op %d: %v", op.Index, err)
+		}
+		if len(mops) < 1 || len(mops) > 4 {
+			t.Fatalf("op %d has %d micro-ops, want 1..4 (max_length = 4)", op.Index, len(mops))
+		}
+		for _, m := range mops {
+			if m.Kind == txn.Read {
+				if m.Value != nil {
+					t.Fatalf("op %d: invoked read %v has a value", op.Index, m)
+				}
+				continue
+			}
+			next[m.Key]++
+			if m.Value != next[m.Key] {
+				t.Fatalf("op %d: %v; want value %d, the key's next", op.Index, m, next[m.Key])
+			}
+		}
+	}
+	if txns < 1000 {
+		t.Fatalf("only %d txns", txns)
+	}
+	if !reflect.DeepEqual(invokesOf(h), invokesOf(sim())) {
+		t.Fatal("the same seed gave different transactions")
+	}
+}
+
+func invokesOf(h []history.Op) []any {
+	var out []any
+	for _, op := range h {
+		if op.Type == history.Invoke {
+			out = append(out, op.Value)
+		}
+	}
+	return out
 }

@@ -35,6 +35,8 @@ type ClientConfig struct {
 	StaleReads bool
 	Jitter     time.Duration
 	ErrorRate  float64
+	// MemoryIsolation is the memory store's isolation level for txn ops.
+	MemoryIsolation string
 }
 
 // Client evaluates the client block for a node.
@@ -76,8 +78,16 @@ func (e *Evaluator) Client(n *Node) (ClientConfig, hcl.Diagnostics) {
 	if c.Kind == "sql" {
 		add(sqlClient(&c, a, ctx))
 	}
+	if cl.Kind == "memory" {
+		c.MemoryIsolation, ds = oneOfStrings(a.Expr("isolation"), ctx, "isolation", "serializable", MemoryIsolations...)
+		add(ds)
+	}
 	return c, diags
 }
+
+// MemoryIsolations are the memory store's isolation levels (package
+// target/memory, which depends on this one).
+var MemoryIsolations = []string{"serializable", "read committed", "read uncommitted"}
 
 // OpInput is what an operation's expressions see of the op being built.
 type OpInput struct {

@@ -10,8 +10,11 @@ import (
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/jplan/jplan/builtins"
 	"github.com/jplan/jplan/history"
 	"github.com/jplan/jplan/lang"
+	"github.com/jplan/jplan/txn"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -27,6 +30,10 @@ type OpSpec struct {
 	ClientKind string
 	// Timeout overrides the client's timeout when non-zero.
 	Timeout time.Duration
+	// pool is set when the value is a transaction generator's call
+	// (list_append_txn, rw_register_txn): the keys and per-key counters
+	// every op of this operation draws from when it is invoked.
+	pool *txn.Pool
 }
 
 // OpSpec returns the named operation, or nil.
@@ -40,6 +47,9 @@ func (e *Evaluator) OpSpec(name string) *OpSpec {
 		s.ClientKind = e.Plan.Client.Kind
 	}
 	s.Timeout, _ = duration(o.Timeout, e.root, "timeout", 0, false)
+	if opts, ok, _ := e.txnOptions(o); ok {
+		s.pool = txn.NewPool(opts)
+	}
 	return s
 }
 
@@ -77,11 +87,56 @@ func (s *OpSpec) Value(r *rand.Rand) (any, error) {
 	if err := diagError(diags); err != nil {
 		return nil, fmt.Errorf("operation %q value: %w", s.Op.Name, err)
 	}
+	if s.pool != nil {
+		shape, err := builtins.TxnShape(v)
+		if err != nil {
+			return nil, fmt.Errorf("operation %q value at %s: %w", s.Op.Name, s.Op.Value.Range(), err)
+		}
+		return txnValue{pool: s.pool, shape: shape}, nil
+	}
 	out, err := FromCty(v)
 	if err != nil {
 		return nil, fmt.Errorf("operation %q value at %s: %w", s.Op.Name, s.Op.Value.Range(), err)
 	}
 	return out, nil
+}
+
+// txnValue is a transaction whose keys and write values are drawn from the
+// operation's pool when the op is invoked (generator.Deferred).
+type txnValue struct {
+	pool  *txn.Pool
+	shape []txn.SlotMop
+}
+
+func (t txnValue) Resolve(seed uint64) (any, error) {
+	return txn.Value(t.pool.Fill(t.shape, seed)), nil
+}
+
+// txnOptions recognises an operation whose whole value is a transaction
+// generator's call and evaluates its options (at the plan's top level:
+// they are fixed for the run). ok is false for any other value.
+func (e *Evaluator) txnOptions(o *lang.Operation) (txn.GenOptions, bool, hcl.Diagnostics) {
+	call, isCall := o.Value.(*hclsyntax.FunctionCallExpr)
+	if !isCall {
+		return txn.GenOptions{}, false, nil
+	}
+	write, isTxn := builtins.TxnFunctions[call.Name]
+	if !isTxn {
+		return txn.GenOptions{}, false, nil
+	}
+	opt := cty.NullVal(cty.DynamicPseudoType)
+	if len(call.Args) == 1 {
+		v, diags := call.Args[0].Value(e.root)
+		if diags.HasErrors() {
+			return txn.GenOptions{}, false, diags
+		}
+		opt = v
+	}
+	opts, err := builtins.TxnOptions(write, opt)
+	if err != nil {
+		return txn.GenOptions{}, false, hcl.Diagnostics{valueDiag(o.Value, "value", err.Error())}
+	}
+	return opts, true, nil
 }
 
 func (s *OpSpec) input(node Node, op history.Op) OpInput {

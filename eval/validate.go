@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/jplan/jplan/builtins"
 	"github.com/jplan/jplan/lang"
 	"github.com/zclconf/go-cty/cty"
@@ -128,10 +129,10 @@ func (e *Evaluator) validateClientAndOperations() hcl.Diagnostics {
 		}
 		if kind == "memory" {
 			switch f {
-			case "read", "write", "cas":
+			case "read", "write", "cas", "txn":
 			default:
 				add(hcl.Diagnostics{errDiag("Unknown memory operation",
-					fmt.Sprintf("The memory client is a register: it performs read, write (value v) and cas (value [old, new]), not %q.", f), o.DeclRange)})
+					fmt.Sprintf("The memory client performs read, write (value v) and cas (value [old, new]) on a register, and txn (value: a list of micro-ops) on its key-value store; not %q.", f), o.DeclRange)})
 			}
 		}
 		if o.Stdin != nil && kind != "exec" && kind != "" {
@@ -156,6 +157,7 @@ func (e *Evaluator) validateOperation(o *lang.Operation, kind string) hcl.Diagno
 	in := OpInput{}
 	value := cty.NullVal(cty.DynamicPseudoType)
 	if o.Value != nil {
+		add(e.validateTxnValue(o))
 		v, ds := e.OpValue(o, in)
 		add(ds)
 		value = cty.DynamicVal
@@ -330,4 +332,30 @@ func checkRouting(g *builtins.Generator, role string) string {
 
 func errDiag(summary, detail string, rng hcl.Range) *hcl.Diagnostic {
 	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: detail, Subject: rng.Ptr()}
+}
+
+// validateTxnValue checks that the transaction generators are called only
+// as the whole of an operation's value, where eval fills in their keys and
+// values at invocation.
+func (e *Evaluator) validateTxnValue(o *lang.Operation) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	root, _ := o.Value.(*hclsyntax.FunctionCallExpr)
+	if syn, ok := o.Value.(hclsyntax.Expression); ok {
+		hclsyntax.VisitAll(syn, func(n hclsyntax.Node) hcl.Diagnostics {
+			call, ok := n.(*hclsyntax.FunctionCallExpr)
+			if ok && call != root {
+				if _, isTxn := builtins.TxnFunctions[call.Name]; isTxn {
+					r := call.Range()
+					diags = append(diags, &hcl.Diagnostic{
+						Severity: hcl.DiagError,
+						Summary:  "Transaction generator inside an expression",
+						Detail:   call.Name + " must be the whole of the operation's value (value = " + call.Name + "(...)): its keys and values are filled in when each op is invoked.",
+						Subject:  &r,
+					})
+				}
+			}
+			return nil
+		})
+	}
+	return diags // the options are checked by the function itself
 }

@@ -163,6 +163,14 @@ func (d *Driver) Next(now int64) (step Step, err error) {
 			d.sleeping++
 			continue
 		}
+		if dv, ok := op.Value.(Deferred); ok {
+			v, err := dv.Resolve(d.ctx.seed)
+			if err != nil {
+				d.gen = nil
+				return Step{}, fmt.Errorf("generator: computing value of %q: %w", op.F, err)
+			}
+			op.Value = normalize(v)
+		}
 		d.inflight++
 		inv := history.Op{Time: now, Type: history.Invoke, Process: op.Process, F: op.F, Value: op.Value}
 		if n := d.gen.Update(d.ctx, inv); n != nil {

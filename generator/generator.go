@@ -111,6 +111,16 @@ func Seconds(s float64) time.Duration { return time.Duration(s * float64(time.Se
 // run's seed (see Context.Rand), so a seed reproduces values.
 type ValueFunc func(r *rand.Rand) (any, error)
 
+// Deferred is an op value that is fixed only when the op is invoked, not
+// when the generator computes it. The interpreter may compute an op and
+// then not invoke it (another op was due first); values that consume shared
+// state — a transaction's keys and per-key counters — must not consume it
+// for ops that never happen. The driver calls Resolve once, at invocation,
+// in invocation order, with the run's seed.
+type Deferred interface {
+	Resolve(seed uint64) (any, error)
+}
+
 type invocation struct {
 	f     string
 	value ValueFunc

@@ -654,3 +654,49 @@ func TestAnyDropsExhaustedChildren(t *testing.T) {
 		t.Fatalf("got %q", got)
 	}
 }
+
+// counter is a Deferred drawing from shared state: the n-th invoked op gets
+// n, however often the interpreter computed ops it did not invoke.
+type counter struct {
+	n     *int64
+	seeds map[uint64]bool
+}
+
+func (c counter) Resolve(seed uint64) (any, error) {
+	c.seeds[seed] = true
+	*c.n++
+	return *c.n, nil
+}
+
+func TestDeferredValuesResolveAtInvocation(t *testing.T) {
+	var n int64
+	c := counter{n: &n, seeds: map[uint64]bool{}}
+	computed := 0
+	val := func(*rand.Rand) (any, error) { computed++; return c, nil }
+	// Stagger makes ops due in the future, and Any asks both children
+	// before taking the sooner: computed ops go unused.
+	g := Clients(TimeLimit(10*time.Second, Any(
+		Stagger(100*time.Millisecond, Repeat(Invocation("txn", val))),
+		Stagger(70*time.Millisecond, Repeat(Constant("read", nil))),
+	)))
+	h := invokes(sim(t, g, SimConfig{Concurrency: 3, Seed: 5, Latency: fixed(time.Millisecond)}))
+	var want int64
+	for _, op := range h {
+		if op.F != "txn" {
+			continue
+		}
+		want++
+		if op.Value != want {
+			t.Fatalf("txn %d has value %v: deferred values must resolve once per invocation, in order", want, op.Value)
+		}
+	}
+	if want == 0 || n != want {
+		t.Fatalf("%d txns invoked, %d resolved", want, n)
+	}
+	if computed <= int(want) {
+		t.Logf("computed %d values for %d invocations (no unused computations this time)", computed, want)
+	}
+	if !c.seeds[5] || len(c.seeds) != 1 {
+		t.Errorf("Resolve got seeds %v, want the run's seed 5", c.seeds)
+	}
+}

@@ -187,3 +187,30 @@ func BenchmarkReadEDN(b *testing.B) {
 	}
 	b.ReportMetric(float64(100000*b.N)/b.Elapsed().Seconds(), "ops/s")
 }
+
+// TestEDNTxnKeywords: a transaction's micro-op functions are written as
+// keywords, as Jepsen records them, and read back as the same strings.
+func TestEDNTxnKeywords(t *testing.T) {
+	ops := []Op{
+		{Index: 0, Type: Invoke, F: "txn", Value: []any{[]any{"append", int64(9), int64(2)}, []any{"r", int64(9), nil}}},
+		{Index: 1, Type: OK, F: "txn", Value: []any{[]any{"append", int64(9), int64(2)}, []any{"r", int64(9), []any{int64(1), int64(2)}}}},
+		{Index: 2, Type: OK, F: "txn", Value: []any{[]any{"x", int64(1), nil}}},
+	}
+	var buf bytes.Buffer
+	if err := WriteEDN(&buf, ops); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	for _, want := range []string{`:value [[:append 9 2] [:r 9 nil]]}`, `:value [[:append 9 2] [:r 9 [1 2]]]}`, `:value [["x" 1 nil]]}`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("EDN lacks %s:\n%s", want, out)
+		}
+	}
+	back, err := ReadEDN(strings.NewReader(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(back[1].Value, ops[1].Value) {
+		t.Errorf("read back %#v, want %#v", back[1].Value, ops[1].Value)
+	}
+}

@@ -62,7 +62,12 @@ func AppendEDN(dst []byte, op *Op) ([]byte, error) {
 	}
 	dst = append(dst, ", :value "...)
 	var err error
-	if dst, err = appendEDNValue(dst, op.Value, 0); err != nil {
+	if op.F == "txn" && isTxnValue(op.Value) {
+		dst, err = appendEDNTxn(dst, op.Value.([]any))
+	} else {
+		dst, err = appendEDNValue(dst, op.Value, 0)
+	}
+	if err != nil {
 		return dst, fmt.Errorf("history: op %d: value: %w", op.Index, err)
 	}
 	if op.Error != "" {
@@ -223,4 +228,48 @@ func appendEDNString(dst []byte, s string) []byte {
 		i += size
 	}
 	return append(dst, '"')
+}
+
+// A transaction's micro-ops are written as Jepsen writes them, with their
+// functions as keywords: [[:append 9 2] [:r 9 [1 2]]], so that Elle reads
+// jplan's histories. (Package txn owns the shape; it imports this package,
+// so the test is repeated here.)
+func isTxnValue(v any) bool {
+	list, ok := v.([]any)
+	if !ok {
+		return false
+	}
+	for _, e := range list {
+		m, ok := e.([]any)
+		if !ok || len(m) != 3 {
+			return false
+		}
+		switch m[0] {
+		case "r", "append", "w":
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func appendEDNTxn(dst []byte, mops []any) ([]byte, error) {
+	dst = append(dst, '[')
+	for i, e := range mops {
+		if i > 0 {
+			dst = append(dst, ' ')
+		}
+		m := e.([]any)
+		dst = append(dst, "[:"...)
+		dst = append(dst, m[0].(string)...)
+		for _, x := range m[1:] {
+			dst = append(dst, ' ')
+			var err error
+			if dst, err = appendEDNValue(dst, x, 2); err != nil {
+				return dst, err
+			}
+		}
+		dst = append(dst, ']')
+	}
+	return append(dst, ']'), nil
 }

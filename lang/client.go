@@ -34,6 +34,7 @@ var ClientKinds = map[string]Schema{
 		{Name: "stale_reads", Doc: "serve reads from lagging replicas (not linearizable)"},
 		{Name: "jitter", Doc: "random latency added before and after each op"},
 		{Name: "error_rate", Doc: "fraction of ops that fail with an unknown outcome"},
+		{Name: "isolation", Doc: `the key-value store's isolation for txn ops: "serializable", "read committed" or "read uncommitted"`},
 	}}),
 	// sql opens one PostgreSQL connection per worker and runs each op in
 	// one transaction: a txn op's micro-ops through the operation's

@@ -1,6 +1,7 @@
 // Package memory is an in-memory system under test, for testing jplan
 // itself: a single register supporting read, write and compare-and-set,
-// which is linearizable unless told to serve stale reads.
+// which is linearizable unless told to serve stale reads; and a key-value
+// store for transactions (txn.go) at a chosen isolation level.
 //
 // Operations (history values are int64, as the checkers expect):
 //
@@ -22,6 +23,7 @@ import (
 	"github.com/jplan/jplan/generator"
 	"github.com/jplan/jplan/history"
 	"github.com/jplan/jplan/runner"
+	"github.com/jplan/jplan/txn"
 )
 
 // Workload is the classic register workload over values 0..4: an equal mix
@@ -56,6 +58,10 @@ type Options struct {
 	ErrorRate float64
 	// Seed for jitter, catch-up and errors.
 	Seed uint64
+	// Isolation is the key-value store's isolation level for txn ops
+	// (see txn.go): Serializable (the default), ReadCommitted or
+	// ReadUncommitted.
+	Isolation string
 }
 
 // Register is the shared state: one primary value and a replica per node.
@@ -65,6 +71,7 @@ type Register struct {
 	mu       sync.Mutex
 	versions []any          // every value the primary has held, in order; [0] is nil (unset)
 	replica  map[string]int // node -> index into versions it serves reads from
+	kv       txnState       // the key-value store of txn ops
 	rng      *rand.Rand
 
 	opened, closed, setups, teardowns int
@@ -176,7 +183,13 @@ func (c *client) Invoke(ctx context.Context, op history.Op) (history.Op, error) 
 		// Lost before reaching the register.
 		return op, errIndeterminate
 	}
-	out, err := c.apply(op)
+	var out history.Op
+	var err error
+	if op.F == txn.F {
+		out, err = c.txn(ctx, op)
+	} else {
+		out, err = c.apply(op)
+	}
 	if err != nil {
 		return op, err
 	}

@@ -1,0 +1,172 @@
+package builtins
+
+import (
+	"fmt"
+	"math/big"
+	"slices"
+	"strings"
+
+	"github.com/jplan/jplan/txn"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/function"
+)
+
+// TxnFunctions names the transaction generators. They are only meaningful
+// as the whole of an operation's value: eval recognises the call there and
+// turns each op's drawn shape into micro-ops when the op is invoked (see
+// package txn), so keys rotate and values stay unique per key.
+var TxnFunctions = map[string]txn.Kind{
+	"list_append_txn": txn.Append,
+	"rw_register_txn": txn.Write,
+}
+
+// txnOptionNames are the attributes a transaction generator's options
+// object may have (documented in the functions' descriptions).
+var txnOptionNames = []string{"key_count", "key_dist", "key_dist_base", "max_length", "max_writes_per_key", "min_length"}
+
+// TxnOptions reads a transaction generator's options object (null: all
+// defaults) into generator options with Elle's defaults filled in.
+func TxnOptions(write txn.Kind, v cty.Value) (txn.GenOptions, error) {
+	o := txn.GenOptions{Write: write}
+	if !v.IsNull() {
+		ty := v.Type()
+		if !ty.IsObjectType() && !ty.IsMapType() {
+			return o, fmt.Errorf("options must be an object such as { key_count = 10 }, not %s", ty.FriendlyName())
+		}
+		for it := v.ElementIterator(); it.Next(); {
+			k, e := it.Element()
+			name := k.AsString()
+			if !slices.Contains(txnOptionNames, name) {
+				return o, fmt.Errorf("unknown option %q; expected one of %s", name, strings.Join(txnOptionNames, ", "))
+			}
+			if !e.IsKnown() {
+				continue
+			}
+			if e.IsNull() {
+				return o, fmt.Errorf("option %s is null", name)
+			}
+			var err error
+			switch name {
+			case "key_dist":
+				if e.Type() != cty.String {
+					return o, fmt.Errorf("option key_dist must be a string")
+				}
+				o.KeyDist = txn.KeyDist(e.AsString())
+			case "key_dist_base":
+				if e.Type() != cty.Number {
+					return o, fmt.Errorf("option key_dist_base must be a number")
+				}
+				o.KeyDistBase, _ = e.AsBigFloat().Float64()
+			case "key_count":
+				o.KeyCount, err = txnInt(name, e)
+			case "min_length":
+				o.MinLength, err = txnInt(name, e)
+			case "max_length":
+				o.MaxLength, err = txnInt(name, e)
+			case "max_writes_per_key":
+				o.MaxWritesPerKey, err = txnInt(name, e)
+			}
+			if err != nil {
+				return o, err
+			}
+		}
+	}
+	o = o.Defaults()
+	return o, o.Check()
+}
+
+func txnInt(name string, v cty.Value) (int, error) {
+	if v.Type() != cty.Number {
+		return 0, fmt.Errorf("option %s must be a whole number", name)
+	}
+	bf := v.AsBigFloat()
+	i, acc := bf.Int64()
+	if acc != big.Exact || i < -1<<31 || i > 1<<31 {
+		return 0, fmt.Errorf("option %s must be a whole number, not %s", name, bf.Text('g', -1))
+	}
+	return int(i), nil
+}
+
+// TxnShape reads back the value a transaction generator returned for one
+// op: its micro-ops' kinds and key slots.
+func TxnShape(v cty.Value) ([]txn.SlotMop, error) {
+	if v.IsNull() || !v.IsWhollyKnown() || !(v.Type().IsTupleType() || v.Type().IsListType()) {
+		return nil, fmt.Errorf("not a transaction shape: %#v", v)
+	}
+	var out []txn.SlotMop
+	for _, m := range v.AsValueSlice() {
+		parts := m.AsValueSlice()
+		if len(parts) != 3 || parts[0].Type() != cty.String || parts[1].Type() != cty.Number {
+			return nil, fmt.Errorf("not a transaction shape: %#v", v)
+		}
+		slot, _ := parts[1].AsBigFloat().Int64()
+		out = append(out, txn.SlotMop{Write: parts[0].AsString() != "r", Slot: int(slot)})
+	}
+	return out, nil
+}
+
+func txnEntries() []entry {
+	doc := func(name, what, write, example string) Doc {
+		return Doc{
+			Name: name, Category: CategoryRandom,
+			Signature: name + "(options)",
+			Description: "Generates " + what + " transactions the way Elle's generator does, for the " +
+				"`txn` operation of a plan: each op's value is a list of micro-ops `[\"" + write + "\", key, value]` " +
+				"and `[\"r\", key, null]` (the client fills in what the read saw). Keys come from a pool of " +
+				"`key_count` active keys (default 10; 3 with `key_dist = \"uniform\"`), picked with an exponential bias " +
+				"(`key_dist_base`, default 2) so some are hot; each transaction has `min_length` to `max_length` " +
+				"micro-ops (default 1 to 4), reads and writes equally likely; a write takes its key's next value " +
+				"(1, 2, 3...), so values are unique per key; a key that has taken its share of writes (at most " +
+				"`max_writes_per_key`, default 256) is replaced by a fresh one. options is an object of those " +
+				"attributes, or omitted. Only valid as the whole of an operation's value: keys and values are fixed " +
+				"when the op is invoked, in invocation order, so the same seed gives the same sequence of " +
+				"transactions. Evaluated elsewhere it returns the transaction's shape (key slots, no values).",
+			Example: example,
+		}
+	}
+	return []entry{
+		{doc("list_append_txn", "list-append", "append", `list_append_txn({ key_count = 5, max_length = 8 })`),
+			func(s Scope) function.Function { return txnFunc(s, "list_append_txn", txn.Append) }},
+		{doc("rw_register_txn", "rw-register", "w", `rw_register_txn({ max_writes_per_key = 32 })`),
+			func(s Scope) function.Function { return txnFunc(s, "rw_register_txn", txn.Write) }},
+	}
+}
+
+// txnFunc draws one transaction's shape: ["append"|"w"|"r", slot, null]
+// per micro-op. eval replaces slots with keys and fills in write values
+// when the op is invoked.
+func txnFunc(s Scope, name string, write txn.Kind) function.Function {
+	return function.New(&function.Spec{
+		VarParam: &function.Parameter{Name: "options", Type: cty.DynamicPseudoType, AllowNull: true, AllowUnknown: true},
+		Type:     function.StaticReturnType(cty.DynamicPseudoType),
+		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			if len(args) > 1 {
+				return cty.NilVal, fmt.Errorf("%s takes at most one argument, an options object", name)
+			}
+			opt := cty.NullVal(cty.DynamicPseudoType)
+			if len(args) == 1 {
+				opt = args[0]
+			}
+			o, err := TxnOptions(write, opt)
+			if err != nil {
+				return cty.NilVal, function.NewArgError(0, err)
+			}
+			if s.NoRandom || (s.Rand == nil && !s.Validate) {
+				return cty.NilVal, fmt.Errorf("%s can only be called as an operation's value", name)
+			}
+			if s.Validate {
+				return cty.DynamicVal, nil
+			}
+			shape := o.Shape(s.Rand)
+			mops := make([]cty.Value, len(shape))
+			for i, m := range shape {
+				f := "r"
+				if m.Write {
+					f = write.String()
+				}
+				mops[i] = cty.TupleVal([]cty.Value{cty.StringVal(f), cty.NumberIntVal(int64(m.Slot)), cty.NullVal(cty.DynamicPseudoType)})
+			}
+			return cty.TupleVal(mops), nil
+		},
+	})
+}
