@@ -43,8 +43,8 @@ const DefaultTimeout = 5 * time.Second
 
 // Config is what NewFactory needs to build clients for a run.
 type Config struct {
-	// Kind is the client kind: "http", "exec", "process" or "sql". Empty means the
-	// Kind of the node configs.
+	// Kind is the client kind: "http", "exec", "process" or "sql". Empty
+	// means the Kind of the node configs.
 	Kind string
 	// PerNode is the client block evaluated for each node, keyed by node
 	// name (eval.Evaluator.Client).

@@ -26,7 +26,7 @@ type OpSpec struct {
 	Op *lang.Operation
 	// F is the function name recorded in the history.
 	F string
-	// ClientKind is the plan's client kind ("http", "exec", "process").
+	// ClientKind is the plan's client kind ("http", "exec", "process", "sql").
 	ClientKind string
 	// Timeout overrides the client's timeout when non-zero.
 	Timeout time.Duration
