@@ -290,6 +290,9 @@ func SQLParams(sql string) int {
 				return max
 			}
 			i += 2 + end + 1
+		case c == '$' && i > 0 && isIdent(sql[i-1]):
+			// Inside an identifier (PostgreSQL allows $ after the first
+			// character): neither a parameter nor a dollar quote.
 		case c == '$':
 			j := i + 1
 			n := 0
@@ -308,7 +311,7 @@ func SQLParams(sql string) int {
 			for j < len(sql) && (isIdent(sql[j])) {
 				j++
 			}
-			if j < len(sql) && sql[j] == '$' && (i == 0 || !isIdent(sql[i-1])) {
+			if j < len(sql) && sql[j] == '$' {
 				tag := sql[i : j+1]
 				end := strings.Index(sql[j+1:], tag)
 				if end < 0 {
