@@ -275,6 +275,11 @@ func Up(ctx context.Context, opts Options) (*Info, error) {
 	if err != nil {
 		return nil, err
 	}
+	if !opts.Recreate {
+		if err := checkOwner(ctx, d, opts); err != nil {
+			return nil, err
+		}
+	}
 	if opts.Recreate {
 		if err := removeContainers(ctx, d, opts.Name, nil); err != nil {
 			return nil, err
@@ -315,7 +320,7 @@ func Up(ctx context.Context, opts Options) (*Info, error) {
 		}
 		base := []string{"run", "-d", "--name", n.Container, "--hostname", n.Name,
 			"--network", info.Network, "--ip", n.IP, "--network-alias", n.Name,
-			"--label", labelCluster + "=" + opts.Name, "--label", labelNode + "=" + n.Name,
+			"--label", labelCluster + "=" + opts.Name, "--label", labelNode + "=" + n.Name, "--label", labelOwner + "=" + opts.Dir,
 			"-e", "JPLAN_AUTHORIZED_KEY=" + authorized, "-e", "JPLAN_REGEN_HOST_KEYS=1",
 		}
 		base = append(base, hosts...)

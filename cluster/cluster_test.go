@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -268,5 +269,55 @@ exec ` + real + ` "$@"
 	}
 	if len(info.Nodes) != 2 {
 		t.Fatalf("%d nodes", len(info.Nodes))
+	}
+}
+
+// TestClusterOwnership: a second state directory cannot take over running
+// nodes by accident (Up refuses, naming the owner), nodes-file gives it a
+// working nodes file for them, and the owner's nodes file keeps working.
+func TestClusterOwnership(t *testing.T) {
+	info := env.Need(t)
+	ctx := context.Background()
+	other := env.Options()
+	other.Dir = t.TempDir()
+	other.Recreate = false // the shared test cluster's options recreate
+	_, err := cluster.Up(ctx, other)
+	if !errors.Is(err, cluster.ErrOwned) {
+		t.Fatalf("up from another directory: %v, want ErrOwned", err)
+	}
+	for _, want := range []string{info.Dir, "jplan cluster nodes-file", "--recreate"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %q", err, want)
+		}
+	}
+	got, err := cluster.NodesFile(ctx, other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.NodesFile != filepath.Join(other.Dir, cluster.NodesFileName) || got.KeyFile != info.KeyFile || len(got.Nodes) != len(info.Nodes) {
+		t.Fatalf("nodes-file wrote %+v", got)
+	}
+	for _, path := range []string{got.NodesFile, info.NodesFile} {
+		nf, err := control.ReadNodesFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rs, err := nf.OpenAll(control.OpenOptions{})
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		names, err := control.OnNodesMap(ctx, rs, func(ctx context.Context, r control.Remote) (string, error) {
+			res, err := r.Exec(ctx, control.Command{Script: "hostname"})
+			return strings.TrimSpace(res.Stdout), err
+		})
+		control.CloseAll(rs)
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		for _, n := range info.Nodes {
+			if names[n.Name] != n.Name {
+				t.Errorf("%s: node %s answers %q", path, n.Name, names[n.Name])
+			}
+		}
 	}
 }

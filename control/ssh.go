@@ -434,7 +434,7 @@ func (s *SSH) classifyHandshake(ctx context.Context, err, hostKeyErr error, log 
 			want = append(want, fmt.Sprintf("%s:%d %s %s", k.Filename, k.Line, k.Key.Type(), ssh.FingerprintSHA256(k.Key)))
 		}
 		return s.nodeErr(ErrHostKey, fmt.Errorf("HOST KEY MISMATCH: the server's key differs from %s; "+
-			"either the node was rebuilt (update known_hosts) or someone is intercepting the connection", strings.Join(want, ", ")))
+			"either the node was rebuilt (update known_hosts; for jplan's local cluster, `jplan cluster nodes-file` writes a fresh nodes file and known_hosts for the running nodes) or someone is intercepting the connection", strings.Join(want, ", ")))
 	}
 	var re *knownhosts.RevokedError
 	if hostKeyErr != nil && errors.As(hostKeyErr, &re) {

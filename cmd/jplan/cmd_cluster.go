@@ -15,19 +15,23 @@ import (
 )
 
 func init() {
-	register("cluster", "manage a local cluster of test nodes: containers or VMs (up, down, status)", runCluster)
+	register("cluster", "manage a local cluster of test nodes: containers or VMs (up, down, status, nodes-file)", runCluster)
 }
 
 func clusterUsage(env *cliEnv) {
-	fmt.Fprintln(env.stderr, `Usage: jplan cluster <up|down|status> [flags]
+	fmt.Fprintln(env.stderr, `Usage: jplan cluster <up|down|status|nodes-file> [flags]
 
-  up      build the node image if needed, start the nodes, write the nodes file
-  down    remove the nodes and their network
+  up          build the node image if needed, start the nodes, write the nodes file
+  down        remove the nodes and their network
+  status      list the nodes and whether sshd answers
+  nodes-file  write a fresh nodes file and known_hosts for the running nodes
+              into --dir, whichever directory started them
 
 Nodes are Docker containers by default; --driver qemu makes them virtual
 machines with their own kernels and clocks, for netem, device-mapper and
-clock-setting faults that containers cannot have.
-  status  list the nodes and whether sshd answers
+clock-setting faults that containers cannot have. A cluster belongs to the
+state directory that started it: up from another directory refuses while
+its nodes run (unless --recreate).
 
 Run 'jplan cluster <subcommand> -h' for flags. docs/cluster.md has details.`)
 }
@@ -55,8 +59,8 @@ func runCluster(env *cliEnv, args []string) int {
 		fs.IntVar(&opts.Memory, "memory", cluster.DefaultVMMemory, "qemu: memory per VM in MiB")
 		fs.StringVar(&opts.Accel, "accel", "", `qemu: "kvm" or "tcg" (default: kvm when this machine can run it)`)
 		fs.StringVar(&opts.Image, "image", "", "node image (default: built locally from the recipe)")
-		fs.BoolVar(&opts.Recreate, "recreate", false, "replace running nodes instead of reusing them")
-	case "down":
+		fs.BoolVar(&opts.Recreate, "recreate", false, "replace running nodes instead of reusing them, even nodes another state directory started")
+	case "down", "nodes-file":
 	case "status":
 		fs.BoolVar(&jsonOut, "json", false, "print JSON")
 	default:
@@ -99,6 +103,15 @@ func runCluster(env *cliEnv, args []string) int {
 		if len(info.Refused) > 0 {
 			fmt.Fprintf(env.stdout, "refused by the engine: %s\n", strings.Join(info.Refused, ", "))
 		}
+	case "nodes-file":
+		info, err := cluster.NodesFile(ctx, opts)
+		if err != nil {
+			fmt.Fprintf(env.stderr, "jplan cluster nodes-file: %v\n", err)
+			return exitInvalid
+		}
+		fmt.Fprintf(env.stdout, "nodes file: %s (%d nodes)\n", info.NodesFile, len(info.Nodes))
+		fmt.Fprintf(env.stdout, "known_hosts: %s\n", info.KnownHostsFile)
+		fmt.Fprintf(env.stdout, "log in:     ssh -F %s n1\n", info.SSHConfigFile)
 	case "down":
 		if err := cluster.Down(ctx, opts); err != nil {
 			fmt.Fprintf(env.stderr, "jplan cluster down: %v\n", err)
