@@ -28,8 +28,14 @@ import (
 // runPlanVars runs a plan on the cluster with variables set.
 func runPlanVars(t *testing.T, nodesFile, path string, vars ...string) *run.Outcome {
 	t.Helper()
+	// JPLAN_TEST_STORE keeps the runs (history, results, logs) for a
+	// look afterwards; by default they go with the test.
+	store := os.Getenv("JPLAN_TEST_STORE")
+	if store == "" {
+		store = t.TempDir()
+	}
 	out, err := run.Run(context.Background(), run.Options{
-		Path: path, NodesFile: nodesFile, Store: t.TempDir(),
+		Path: path, NodesFile: nodesFile, Store: store,
 		Inputs: eval.InputOptions{Vars: vars},
 	})
 	if err != nil {
