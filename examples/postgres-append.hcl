@@ -8,9 +8,10 @@
 #
 # At serializable, PostgreSQL aborts transactions that would form a cycle
 # (SQLSTATE 40001: those ops fail) and the history is serializable. At
-# read committed nothing is aborted, and the checker finds the
-# anomalies serializability forbids (G2-item: write skew between reads
-# and appends).
+# read committed nothing is aborted, and the checker finds what
+# serializability forbids: G-single-item and G2-item (read skew and write
+# skew between reads and appends) and internal (one transaction reading a
+# key twice and seeing two lists, as read committed allows).
 
 variable "duration" {
   type    = string
