@@ -302,3 +302,80 @@ func TestPostgresBank(t *testing.T) {
 	valid, res := results(t, out)
 	t.Logf("verdict %v: %v", valid, res)
 }
+
+// TestPostgresRWRegister runs examples/postgres-rw-register.hcl at
+// serializable: reads are integers or null (a key never written), every
+// value read was written to that key by a txn that did not fail, and
+// PostgreSQL aborts some txns with serialization failures.
+func TestPostgresRWRegister(t *testing.T) {
+	info := env.Need(t)
+	out := runPlanVars(t, info.NodesFile, "../examples/postgres-rw-register.hcl", "duration=20s")
+	type kv struct {
+		k any
+		v int64
+	}
+	written := map[kv]history.Type{}
+	var reads []struct {
+		kv
+		index int64
+	}
+	counts := map[history.Type]int{}
+	errs := map[string]int{}
+	nonNil := 0
+	for _, op := range readHistory(t, out) {
+		if op.Process == history.NemesisProcess || op.F != txn.F || op.Type == history.Invoke {
+			continue
+		}
+		counts[op.Type]++
+		if op.Type == history.Fail {
+			errs[errorKind(op.Error)]++
+		}
+		mops, err := txn.Parse(op.Value)
+		if err != nil {
+			t.Fatalf("op %d: %v", op.Index, err)
+		}
+		for _, m := range mops {
+			if m.Kind == txn.Write {
+				v, ok := asInt(m.Value)
+				if !ok {
+					t.Fatalf("op %d: write %v of a non-integer", op.Index, m)
+				}
+				written[kv{m.Key, v}] = op.Type
+				continue
+			}
+			if m.Value == nil {
+				continue
+			}
+			if op.Type != history.OK {
+				t.Errorf("op %d (%s): read %v filled in for a txn that did not commit", op.Index, op.Type, m)
+				continue
+			}
+			v, ok := asInt(m.Value)
+			if !ok {
+				t.Fatalf("op %d: read %v is not an integer", op.Index, m)
+			}
+			nonNil++
+			reads = append(reads, struct {
+				kv
+				index int64
+			}{kv{m.Key, v}, op.Index})
+		}
+	}
+	for _, r := range reads {
+		switch typ, ok := written[r.kv]; {
+		case !ok:
+			t.Errorf("op %d: read %v of key %v, which no txn wrote", r.index, r.v, r.k)
+		case typ == history.Fail:
+			t.Errorf("op %d: read %v of key %v, written by a txn recorded as fail", r.index, r.v, r.k)
+		}
+	}
+	t.Logf("completions %v, %d non-null reads, fails %v", counts, nonNil, errs)
+	if counts[history.OK] < 100 || nonNil < 20 {
+		t.Errorf("only %d ok txns and %d non-null reads", counts[history.OK], nonNil)
+	}
+	if errs["SQLSTATE 40001"] == 0 {
+		t.Errorf("no serialization failure (40001) at serializable: %v", errs)
+	}
+	valid, res := results(t, out)
+	t.Logf("verdict %v: %v", valid, res)
+}
