@@ -30,6 +30,7 @@ type band struct {
 type plot struct {
 	title, xlabel, ylabel string
 	logY                  bool
+	tightY                bool // y spans the data, not from zero
 	series                []series
 	bands                 []band
 }
@@ -95,7 +96,16 @@ func (p *plot) render() []byte {
 			ymin, ymax = 1, 10
 		}
 	}
-	if !p.logY {
+	switch {
+	case p.tightY && !p.logY:
+		// Pad the data's own range, so that small differences (a bank
+		// total off by one) show.
+		pad := (ymax - ymin) * 0.05
+		if pad == 0 {
+			pad = math.Max(1, math.Abs(ymax)*0.01)
+		}
+		ymin, ymax = ymin-pad, ymax+pad
+	case !p.logY:
 		ymin = math.Min(0, ymin)
 	}
 	if xmax <= xmin {

@@ -116,14 +116,31 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 	}
 	out.Dir = st.Dir
 	defer st.Close()
-	logf := newLogger(st.Log(), o.Log)
+	rl := newRunLog(st.Log(), o.Log)
+	logf := rl.logf
 	// The run's error is returned to the caller, which shows it; the log
 	// file gets it too, so the run directory tells the whole story.
-	logFileOnly := newLogger(st.Log())
+	fileLog := newRunLog(st.Log())
+	logFileOnly := fileLog.logf
 	if err := st.SavePlan(t.sources); err != nil {
 		logf("saving the plan: %v", err)
 	}
 	logf("test %s, run %s, seed %d, %d nodes, concurrency %d", t.name, st.Dir, t.seed, len(t.nodes), t.concurrency)
+	// status.json tells a reader of the store (jplan serve) what the run
+	// is doing; failing to write it never fails the run.
+	var last storage.Status
+	status := func(state string, pr *runner.Progress) {
+		if pr != nil {
+			last = storage.Status{ElapsedSeconds: pr.Elapsed.Seconds(), OK: pr.OK, Fail: pr.Fail, Info: pr.Info,
+				InFlight: pr.InFlight, ActiveFaults: pr.ActiveFaults}
+		}
+		s := last
+		s.State = state
+		if err := st.WriteStatus(s); err != nil {
+			logFileOnly("%v", err)
+		}
+	}
+	status("setup", nil)
 
 	// The history goes to disk as it is recorded (at most a second can be
 	// lost if jplan itself is killed) and to memory for the checkers.
@@ -131,6 +148,7 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 
 	sys, err := openSystem(ctx, t, logf)
 	if err != nil {
+		status("failed", nil)
 		logFileOnly("%v", err)
 		return out, err
 	}
@@ -154,8 +172,17 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 			Recorder:    rec,
 			Seed:        uint64(t.seed),
 			OpTimeout:   t.opTimeout,
-			Progress:    o.Progress,
-			Logf:        logf,
+			Progress: func(pr runner.Progress) {
+				status("running", &pr)
+				if o.Progress != nil {
+					o.Progress(pr)
+				}
+			},
+			Logf: logf,
+			Started: func(t time.Time) {
+				rl.setOrigin(t)
+				fileLog.setOrigin(t)
+			},
 		}
 		if sys.nemesis != nil {
 			cfg.Nemesis = sys.nemesis
@@ -167,6 +194,7 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 		logf("recorded %d ops in %v (%d ok, %d fail, %d info)", sum.Entries, sum.Elapsed.Round(time.Millisecond), sum.OK, sum.Fail, sum.Info)
 		return err
 	}()
+	status("teardown", nil)
 	if err := cleanup(); err != nil {
 		logf("teardown: %v", err)
 		runErr = errors.Join(runErr, fmt.Errorf("teardown: %w", err))
@@ -179,12 +207,14 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 		logf("writing history.edn: %v", err)
 	}
 	if runErr != nil && len(h) == 0 {
+		status("failed", nil)
 		logFileOnly("run failed: %v", runErr)
 		return out, runErr
 	}
 	// Check what was recorded even after a failure or Ctrl-C: a partial
 	// history is still evidence. A second Ctrl-C cancels the check.
 	logf("checking %d ops", len(h))
+	status("checking", nil)
 	res := verdict.Check(context.WithoutCancel(ctx), h, t.checkers, checker.Options{Dir: st.Dir})
 	out.Result, out.Checked = res, true
 	if err := st.WriteResults(res); err != nil {
@@ -204,6 +234,8 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 		logf("writing the report: %v", err)
 	}
 	logf("verdict: %s", res.Valid)
+	last.Valid = res.Valid.String()
+	status("done", nil)
 	return out, runErr
 }
 
@@ -340,18 +372,41 @@ func (t *teeRecorder) ops() []history.Op {
 	return out
 }
 
-// newLogger writes timestamped lines to every writer given.
-func newLogger(ws ...io.Writer) func(format string, args ...any) {
-	var mu sync.Mutex
-	start := time.Now()
-	return func(format string, args ...any) {
-		line := fmt.Sprintf("%8.3fs  %s\n", time.Since(start).Seconds(), fmt.Sprintf(format, args...))
-		mu.Lock()
-		defer mu.Unlock()
-		for _, w := range ws {
-			if w != nil {
-				io.WriteString(w, line)
-			}
+// runLog writes timestamped lines to every writer given. Lines before
+// the generator starts are stamped "setup" with the time since the run
+// began; from then on the stamp is history time — what history.jsonl's
+// time field, the timeline, the plots and the checkers' anomaly times
+// count (seconds since the first op could be invoked) — so a person
+// reading the console and the report reads one clock.
+type runLog struct {
+	mu     sync.Mutex
+	ws     []io.Writer
+	start  time.Time
+	origin time.Time // zero until the generator starts
+}
+
+func newRunLog(ws ...io.Writer) *runLog { return &runLog{ws: ws, start: time.Now()} }
+
+// setOrigin switches the stamps to history time.
+func (l *runLog) setOrigin(t time.Time) {
+	l.mu.Lock()
+	l.origin = t
+	l.mu.Unlock()
+}
+
+func (l *runLog) logf(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var line string
+	if l.origin.IsZero() {
+		line = fmt.Sprintf("setup %.3fs  %s\n", time.Since(l.start).Seconds(), msg)
+	} else {
+		line = fmt.Sprintf("%8.3fs  %s\n", time.Since(l.origin).Seconds(), msg)
+	}
+	for _, w := range l.ws {
+		if w != nil {
+			io.WriteString(w, line)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package run_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"github.com/jplan/jplan/checker"
 	"github.com/jplan/jplan/history"
 	"github.com/jplan/jplan/run"
+	"github.com/jplan/jplan/storage"
 	"github.com/jplan/jplan/verdict"
 )
 
@@ -113,6 +115,16 @@ func TestMemoryRun(t *testing.T) {
 		edn, _ := os.ReadFile(filepath.Join(out.Dir, "history.edn"))
 		if !strings.Contains(string(edn), ":type :invoke") {
 			t.Errorf("history.edn does not look like Jepsen's EDN")
+		}
+		// status.json ends done, with the verdict and the last counts.
+		var st storage.Status
+		if b, err := os.ReadFile(filepath.Join(out.Dir, storage.StatusFile)); err != nil {
+			t.Error(err)
+		} else if err := json.Unmarshal(b, &st); err != nil {
+			t.Error(err)
+		}
+		if st.State != "done" || st.Valid != want.String() || st.OK == 0 || st.ElapsedSeconds < 2 {
+			t.Errorf("status.json = %+v, want done, valid %v, counts", st, want)
 		}
 	}
 }

@@ -103,6 +103,11 @@ type Config struct {
 	// problems). Nil discards them.
 	Logf func(format string, args ...any)
 
+	// Started, if set, is called once with the instant history time 0
+	// stands for (an op's Time is nanoseconds since then), before the
+	// first op, so that a caller's log can use the history's clock.
+	Started func(origin time.Time)
+
 	// FaultOf classifies nemesis completions for the progress line's active
 	// faults. Default: DefaultFaultOf.
 	FaultOf func(op history.Op) (fault string, active, ok bool)

@@ -216,6 +216,9 @@ func interpret(ctx context.Context, cfg Config) (Summary, error) {
 	}
 	r.start = time.Now()
 	r.nextPr = cfg.ProgressInterval
+	if cfg.Started != nil {
+		cfg.Started(r.start)
+	}
 
 	err := r.loop(ctx)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/jplan/jplan/history"
 )
@@ -22,6 +23,7 @@ const (
 	EDNFile     = "history.edn"
 	ResultsFile = "results.json"
 	LogFile     = "jplan.log"
+	StatusFile  = "status.json"
 	NodesDir    = "nodes"
 )
 
@@ -170,6 +172,43 @@ func (r *Run) WriteResults(v any) error {
 	b = append(b, '\n')
 	return writeAtomic(filepath.Join(r.Dir, ResultsFile), func(w io.Writer) error {
 		_, err := w.Write(b)
+		return err
+	})
+}
+
+// Status is status.json: what a run is doing, for a reader watching the
+// store (jplan serve) while it runs. It is rewritten atomically about once
+// a second while the generator runs, and at each stage.
+type Status struct {
+	// State: "setup", "running", "teardown", "checking", "done", or
+	// "failed" (it stopped with an error before recording any op). A run
+	// whose status says anything else and whose file is no longer
+	// updated was killed.
+	State string `json:"state"`
+	// Updated is when the file was written.
+	Updated time.Time `json:"updated"`
+	// The live counts, while running and after.
+	ElapsedSeconds float64  `json:"elapsed_s"`
+	OK             int64    `json:"ok"`
+	Fail           int64    `json:"fail"`
+	Info           int64    `json:"info"`
+	InFlight       int      `json:"in_flight"`
+	ActiveFaults   []string `json:"active_faults,omitempty"`
+	// Valid is the verdict ("true", "false", "unknown") once done.
+	Valid string `json:"valid,omitempty"`
+}
+
+// WriteStatus writes status.json atomically.
+func (r *Run) WriteStatus(st Status) error {
+	if st.Updated.IsZero() {
+		st.Updated = time.Now().UTC()
+	}
+	b, err := json.Marshal(st)
+	if err != nil {
+		return fmt.Errorf("storage: encoding status: %w", err)
+	}
+	return writeAtomic(filepath.Join(r.Dir, StatusFile), func(w io.Writer) error {
+		_, err := w.Write(append(b, '\n'))
 		return err
 	})
 }

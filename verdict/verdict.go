@@ -13,7 +13,11 @@ import (
 	"strings"
 
 	"github.com/jplan/jplan/checker"
+	"github.com/jplan/jplan/checker/bank"
+	"github.com/jplan/jplan/checker/longfork"
+	"github.com/jplan/jplan/checker/queue"
 	"github.com/jplan/jplan/checker/report"
+	"github.com/jplan/jplan/checker/uniqueids"
 	"github.com/jplan/jplan/eval"
 	"github.com/jplan/jplan/history"
 )
@@ -122,6 +126,16 @@ func Checkers(cfgs []eval.CheckerConfig) (map[string]checker.Checker, error) {
 			out[c.Kind] = checker.Counter(checker.CounterOptions{AddF: c.AddF, ReadF: c.ReadF})
 		case "clock":
 			out[c.Kind] = checker.ClockPlot()
+		case "bank":
+			out[c.Kind] = bank.Checker(bank.Options{Total: c.Total, Accounts: c.Accounts, NegativeBalances: c.NegativeBalances, ReadF: c.ReadF, TransferF: c.TransferF})
+		case "long-fork":
+			out[c.Kind] = longfork.Checker(longfork.Options{})
+		case "unique-ids":
+			out[c.Kind] = uniqueids.Checker(uniqueids.Options{GenerateF: c.GenerateF})
+		case "queue":
+			out[c.Kind] = queue.Checker(queue.Options{EnqueueF: c.EnqueueF, DequeueF: c.DequeueF, DrainF: c.DrainF})
+		case "total-queue":
+			out[c.Kind] = queue.Total(queue.Options{EnqueueF: c.EnqueueF, DequeueF: c.DequeueF, DrainF: c.DrainF})
 		default:
 			return nil, fmt.Errorf("checker %q is not implemented yet", c.Kind)
 		}

@@ -62,7 +62,7 @@ func TestReadHistoryAndCheck(t *testing.T) {
 	if _, _, err := ReadHistory(dir); err == nil || !strings.Contains(err.Error(), "run directory") {
 		t.Errorf("a directory without history: %v", err)
 	}
-	if res := Check(context.Background(), h, []eval.CheckerConfig{{Kind: "bank"}}, checker.Options{}); res.Valid != checker.Unknown || res.Error == "" {
+	if res := Check(context.Background(), h, []eval.CheckerConfig{{Kind: "no-such-checker"}}, checker.Options{}); res.Valid != checker.Unknown || res.Error == "" {
 		t.Errorf("an unavailable checker must make the verdict unknown, not valid: %v", res.Valid)
 	}
 }

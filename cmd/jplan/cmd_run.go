@@ -140,7 +140,7 @@ func newProgressLine(env *cliEnv) *progressLine {
 }
 
 func (p *progressLine) update(pr runner.Progress) {
-	line := fmt.Sprintf("%6.1fs  %7.0f ops/s  ok %d  fail %d  info %d  in flight %d",
+	line := fmt.Sprintf("%8.3fs  %7.0f ops/s  ok %d  fail %d  info %d  in flight %d",
 		pr.Elapsed.Seconds(), pr.OpsPerSec, pr.OK, pr.Fail, pr.Info, pr.InFlight)
 	if len(pr.ActiveFaults) > 0 {
 		line += "  faults: " + strings.Join(pr.ActiveFaults, ", ")
