@@ -300,7 +300,9 @@ func TestPostgresBank(t *testing.T) {
 		t.Error("the server was never killed")
 	}
 	valid, res := results(t, out)
-	t.Logf("verdict %v: %v", valid, res)
+	if valid != checker.True || res["bank"].Valid != checker.True {
+		t.Errorf("verdict %v, bank %+v", valid, res["bank"])
+	}
 }
 
 // TestPostgresRWRegister runs examples/postgres-rw-register.hcl at
