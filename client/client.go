@@ -1,5 +1,5 @@
-// Package client implements the plan's client kinds — http, exec and
-// process — as runner.Clients. The operations they perform are the plan's
+// Package client implements the plan's client kinds — http, exec,
+// process and sql — as runner.Clients. The operations they perform are the plan's
 // own: each op is looked up by its f among the plan's operations, and the
 // operation's request, command and result expressions (evaluated by package
 // eval) say what to send and how the answer completes the op.
@@ -43,8 +43,8 @@ const DefaultTimeout = 5 * time.Second
 
 // Config is what NewFactory needs to build clients for a run.
 type Config struct {
-	// Kind is the client kind: "http", "exec" or "process". Empty means the
-	// Kind of the node configs.
+	// Kind is the client kind: "http", "exec", "process" or "sql". Empty
+	// means the Kind of the node configs.
 	Kind string
 	// PerNode is the client block evaluated for each node, keyed by node
 	// name (eval.Evaluator.Client).
@@ -81,6 +81,8 @@ func NewFactory(cfg Config) runner.ClientFactory {
 			return &Exec{cfg: c, local: local}
 		case KindProcess:
 			return &Process{cfg: c}
+		case KindSQL:
+			return &SQL{cfg: c}
 		}
 		return &badKind{kind: c.kind()}
 	}
@@ -93,7 +95,7 @@ func (c Config) Check() error {
 	var errs []error
 	kind := c.kind()
 	switch kind {
-	case KindHTTP, KindExec, KindProcess:
+	case KindHTTP, KindExec, KindProcess, KindSQL:
 	default:
 		return fmt.Errorf("client: unknown client kind %q", kind)
 	}
@@ -118,6 +120,13 @@ func (c Config) Check() error {
 		case KindProcess:
 			if len(nc.Command) == 0 {
 				errs = append(errs, fmt.Errorf("client: node %s: the process client's command is empty", name))
+			}
+		case KindSQL:
+			if _, err := isolation(nc); err != nil {
+				errs = append(errs, fmt.Errorf("client: node %s: %w", name, err))
+			}
+			if _, err := sqlConnConfig(c.Nodes[name], nc); err != nil {
+				errs = append(errs, fmt.Errorf("client: node %s: %w", name, err))
 			}
 		}
 	}
@@ -195,7 +204,7 @@ var errNotOpen = errors.New("client is not open")
 type badKind struct{ kind string }
 
 func (b *badKind) Open(_ context.Context, node string) error {
-	return fmt.Errorf("client on %s: unknown client kind %q (want http, exec or process)", node, b.kind)
+	return fmt.Errorf("client on %s: unknown client kind %q (want http, exec, process or sql)", node, b.kind)
 }
 func (b *badKind) Setup(context.Context) error    { return errNotOpen }
 func (b *badKind) Teardown(context.Context) error { return errNotOpen }

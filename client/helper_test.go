@@ -25,7 +25,9 @@ const (
 //
 //	good         a register: read, write, cas; mapped answers a free-form
 //	             object; slow takes 2s; crash exits 3; garbage prints a
-//	             non-JSON line; number answers 42
+//	             non-JSON line; number answers 42; txn runs list-append
+//	             micro-ops [f key value] and answers them with reads
+//	             filled in
 //	badopen      answers open with fail
 //	stubborn     like good, but ignores SIGTERM and never exits on close
 func helperMain(mode string) int {
@@ -48,6 +50,7 @@ func helperMain(mode string) int {
 		out.Flush()
 	}
 	var register any
+	lists := map[string][]any{} // txn's keys, by their JSON text
 	sc := bufio.NewScanner(os.Stdin)
 	for sc.Scan() {
 		if transcript != nil {
@@ -110,6 +113,22 @@ func helperMain(mode string) int {
 				out.Flush()
 			case "number":
 				reply(42)
+			case "txn":
+				var done []any
+				for _, m := range req["value"].([]any) {
+					mop := m.([]any)
+					key := fmt.Sprint(mop[1])
+					switch mop[0] {
+					case "append":
+						lists[key] = append(lists[key], mop[2])
+					case "r":
+						if l, ok := lists[key]; ok {
+							mop = []any{"r", mop[1], append([]any(nil), l...)}
+						}
+					}
+					done = append(done, mop)
+				}
+				reply(map[string]any{"type": "ok", "value": done})
 			default:
 				reply(map[string]any{"type": "fail", "error": fmt.Sprintf("unknown f %v", req["f"])})
 			}

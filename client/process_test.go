@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/jplan/jplan/eval"
 	"github.com/jplan/jplan/history"
+	"github.com/jplan/jplan/txn"
 )
 
 var processNodes = []eval.Node{{Name: "n1", Host: "10.0.0.11", Port: 22}, {Name: "n2", Host: "10.0.0.12"}}
@@ -310,5 +312,35 @@ func TestProcessPythonExample(t *testing.T) {
 	wantType(t, op, err, history.Fail)
 	if !strings.Contains(lg.String(), "opened on n2 (10.0.0.12)") {
 		t.Errorf("log:\n%s", lg)
+	}
+}
+
+// TestProcessTxnRoundTrip: a txn value (micro-ops [f key value]) reaches
+// the program as JSON arrays, and the program's answer, reads filled in,
+// becomes the completed op's value in the shape package txn parses.
+func TestProcessTxnRoundTrip(t *testing.T) {
+	transcript := filepath.Join(t.TempDir(), "transcript")
+	cfg, _ := helperConfig(t, "good", map[string]string{transcriptEnv: transcript})
+	c := open(t, NewFactory(cfg), "n1")
+	value := []any{[]any{"append", int64(1), int64(5)}, []any{"append", int64(1), int64(6)}, []any{"r", int64(1), nil}, []any{"r", int64(2), nil}}
+	op, err := invoke(t, c, "txn", value)
+	wantType(t, op, err, history.OK)
+	want := []any{[]any{"append", int64(1), int64(5)}, []any{"append", int64(1), int64(6)}, []any{"r", int64(1), []any{int64(5), int64(6)}}, []any{"r", int64(2), nil}}
+	if !reflect.DeepEqual(op.Value, want) {
+		t.Errorf("completed value %#v, want %#v", op.Value, want)
+	}
+	mops, err := txn.Parse(op.Value)
+	if err != nil {
+		t.Fatalf("the completed value does not parse as a txn: %v", err)
+	}
+	if got := fmt.Sprint(mops); got != "[[:append 1 5] [:append 1 6] [:r 1 [5 6]] [:r 2 nil]]" {
+		t.Errorf("micro-ops %s", got)
+	}
+	b, err := os.ReadFile(transcript)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"value":[["append",1,5],["append",1,6],["r",1,null],["r",2,null]]`) {
+		t.Errorf("the request did not carry the micro-ops as JSON arrays:\n%s", b)
 	}
 }

@@ -21,6 +21,16 @@ type ClientConfig struct {
 	Env     map[string]string
 	Command []string
 	Dir     string
+	// The sql client's settings: where to connect (Host "" is the node's
+	// host; DSN, when given, replaces Host to Database) and the isolation
+	// level of every transaction, one of SQLIsolations.
+	Host      string
+	Port      int
+	User      string
+	Password  string
+	Database  string
+	DSN       string
+	Isolation string
 	// The memory client's settings.
 	StaleReads bool
 	Jitter     time.Duration
@@ -65,6 +75,9 @@ func (e *Evaluator) Client(n *Node) (ClientConfig, hcl.Diagnostics) {
 	add(ds)
 	c.ErrorRate, ds = fractionOpt(a.Expr("error_rate"), ctx, "error_rate", 0)
 	add(ds)
+	if c.Kind == "sql" {
+		add(sqlClient(&c, a, ctx))
+	}
 	if cl.Kind == "memory" {
 		c.MemoryIsolation, ds = oneOfStrings(a.Expr("isolation"), ctx, "isolation", "serializable", MemoryIsolations...)
 		add(ds)
@@ -153,6 +166,10 @@ func ResponseType(kind string) cty.Type {
 	case "exec":
 		return cty.Object(map[string]cty.Type{
 			"exit_code": cty.Number, "stdout": cty.String, "stderr": cty.String, "json": cty.DynamicPseudoType,
+		})
+	case "sql":
+		return cty.Object(map[string]cty.Type{
+			"rows": cty.DynamicPseudoType, "rows_affected": cty.Number, "results": cty.DynamicPseudoType,
 		})
 	}
 	return cty.DynamicPseudoType

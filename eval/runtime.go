@@ -26,7 +26,7 @@ type OpSpec struct {
 	Op *lang.Operation
 	// F is the function name recorded in the history.
 	F string
-	// ClientKind is the plan's client kind ("http", "exec", "process").
+	// ClientKind is the plan's client kind ("http", "exec", "process", "sql").
 	ClientKind string
 	// Timeout overrides the client's timeout when non-zero.
 	Timeout time.Duration
@@ -258,7 +258,8 @@ func parseJSON(b []byte) cty.Value {
 // completed op. Without a result expression: the http client's op is ok for
 // a 2xx status and info otherwise (the request may have been applied); the
 // exec client's is ok for exit status 0 and info otherwise; the process
-// client's response object {type, value, error} is the result itself.
+// client's response object {type, value, error} is the result itself; the
+// sql client's op is ok (it asks only once its transaction committed).
 func (s *OpSpec) Complete(node Node, op history.Op, response cty.Value) (history.Op, error) {
 	in := s.input(node, op)
 	value := ToCty(op.Value)
@@ -304,6 +305,10 @@ func defaultResult(kind string, response cty.Value) Result {
 	ty := response.Type()
 	has := func(k string) bool { return ty.IsObjectType() && ty.HasAttribute(k) }
 	switch kind {
+	case "sql":
+		// The sql client completes an op through here only once its
+		// transaction has committed.
+		r.Type = "ok"
 	case "http":
 		if has("status") {
 			st, _ := response.GetAttr("status").AsBigFloat().Int64()

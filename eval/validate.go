@@ -108,7 +108,7 @@ func (e *Evaluator) validateClientAndOperations() hcl.Diagnostics {
 		}
 		if p.Client == nil {
 			add(hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Operation without a client",
-				Detail:  fmt.Sprintf("operation %q needs a client block saying how to perform it: client \"http\", \"exec\" or \"process\".", o.Name),
+				Detail:  fmt.Sprintf("operation %q needs a client block saying how to perform it: client \"http\", \"exec\", \"process\" or \"sql\".", o.Name),
 				Subject: o.DeclRange.Ptr()}})
 		}
 		switch {
@@ -184,6 +184,7 @@ func (e *Evaluator) validateOperation(o *lang.Operation, kind string) hcl.Diagno
 	}
 	_, ds := str(o.Stdin, ctx, "stdin", "")
 	add(ds)
+	add(validateSQLOperation(o, kind, ctx))
 	if o.Result != nil {
 		rctx := e.ResultContext(o, in, value, cty.UnknownVal(ResponseType(kind)))
 		_, _, ds := e.EvalResult(o, rctx)

@@ -36,6 +36,19 @@ var ClientKinds = map[string]Schema{
 		{Name: "error_rate", Doc: "fraction of ops that fail with an unknown outcome"},
 		{Name: "isolation", Doc: `the key-value store's isolation for txn ops: "serializable", "read committed" or "read uncommitted"`},
 	}}),
+	// sql opens one PostgreSQL connection per worker and runs each op in
+	// one transaction: a txn op's micro-ops through the operation's
+	// micro_ops templates, any other op through its statements.
+	"sql": registerSchema("client:sql", Schema{Attrs: []AttrSpec{
+		{Name: "host", Doc: "server host (default node.host)"},
+		{Name: "port", Doc: "server port (default 5432)"},
+		{Name: "user", Doc: "user name (default postgres)"},
+		{Name: "password", Doc: "password (default none)"},
+		{Name: "database", Doc: "database (default postgres)"},
+		{Name: "dsn", Doc: "connection string instead of host, port, user, password, database"},
+		{Name: "isolation", Doc: "transaction isolation level (default serializable)"},
+		{Name: "timeout", Doc: "per-operation timeout; past it the op is fail or info"},
+	}}),
 	// process starts one program per worker and speaks JSON lines with it.
 	"process": registerSchema("client:process", Schema{Attrs: []AttrSpec{
 		{Name: "command", Required: true, Doc: "program and arguments, a list"},

@@ -20,6 +20,11 @@ type Operation struct {
 	// ("ok", "fail" or "info"), and optionally value and error.
 	Result  hcl.Expression
 	Timeout hcl.Expression
+	// MicroOps are the sql client's statement templates per micro-op kind
+	// of a txn op ($1 the key, $2 the value); Statements the statements of
+	// any other sql op.
+	MicroOps   hcl.Expression
+	Statements hcl.Expression
 
 	DeclRange hcl.Range
 }
@@ -44,6 +49,8 @@ var (
 			{Name: "stdin", Doc: "exec client: input to the command"},
 			{Name: "result", Doc: "maps the response to ok/fail/info"},
 			{Name: "timeout", Doc: "overrides the client's timeout"},
+			{Name: "micro_ops", Doc: "sql client: a statement per micro-op kind of a txn"},
+			{Name: "statements", Doc: "sql client: the statements of the op's transaction"},
 		},
 		Blocks: []BlockSpec{{Type: "request", Single: true}},
 	})
@@ -59,14 +66,16 @@ var (
 func decodeOperation(blk *hcl.Block) (*Operation, hcl.Diagnostics) {
 	c, diags := operationSchema.content(blk.Body, "operation")
 	o := &Operation{
-		Name:      blk.Labels[0],
-		F:         expr(c, "f"),
-		Value:     expr(c, "value"),
-		Command:   expr(c, "command"),
-		Stdin:     expr(c, "stdin"),
-		Result:    expr(c, "result"),
-		Timeout:   expr(c, "timeout"),
-		DeclRange: blk.DefRange,
+		Name:       blk.Labels[0],
+		F:          expr(c, "f"),
+		Value:      expr(c, "value"),
+		Command:    expr(c, "command"),
+		Stdin:      expr(c, "stdin"),
+		Result:     expr(c, "result"),
+		Timeout:    expr(c, "timeout"),
+		MicroOps:   expr(c, "micro_ops"),
+		Statements: expr(c, "statements"),
+		DeclRange:  blk.DefRange,
 	}
 	if d := checkName("operation", o.Name, blk.LabelRanges[0]); d != nil {
 		diags = append(diags, d)

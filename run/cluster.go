@@ -16,7 +16,7 @@ import (
 	"github.com/jplan/jplan/storage"
 )
 
-// pluginClients builds the http, exec and process clients, each node's
+// pluginClients builds the http, exec, process and sql clients, each node's
 // client block evaluated for that node.
 func (s *system) pluginClients(kind string, logf func(string, ...any)) (runner.ClientFactory, error) {
 	cfg := client.Config{

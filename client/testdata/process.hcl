@@ -29,10 +29,15 @@ operation "slow" {
   timeout = "300ms"
 }
 
+# A transaction: the program runs the micro-ops and fills in the reads.
+operation "txn" {
+  value = [["append", random_int(0, 3), random_int(0, 9)], ["r", random_int(0, 3), null]]
+}
+
 operation "crash" {}
 operation "garbage" {}
 operation "number" {}
 
 phase "main" {
-  clients = mix([operation.read, operation.write, operation.cas, operation.mapped, operation.slow, operation.crash, operation.garbage, operation.number])
+  clients = mix([operation.read, operation.write, operation.cas, operation.mapped, operation.slow, operation.crash, operation.garbage, operation.number, operation.txn])
 }
