@@ -35,8 +35,6 @@ type ClientConfig struct {
 	StaleReads bool
 	Jitter     time.Duration
 	ErrorRate  float64
-	// MemoryIsolation is the memory store's isolation level for txn ops.
-	MemoryIsolation string
 }
 
 // Client evaluates the client block for a node.
@@ -79,7 +77,7 @@ func (e *Evaluator) Client(n *Node) (ClientConfig, hcl.Diagnostics) {
 		add(sqlClient(&c, a, ctx))
 	}
 	if cl.Kind == "memory" {
-		c.MemoryIsolation, ds = oneOfStrings(a.Expr("isolation"), ctx, "isolation", "serializable", MemoryIsolations...)
+		c.Isolation, ds = oneOfStrings(a.Expr("isolation"), ctx, "isolation", "serializable", MemoryIsolations...)
 		add(ds)
 	}
 	return c, diags

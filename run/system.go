@@ -122,7 +122,7 @@ func (s *system) clientFactory(logf func(string, ...any)) (runner.ClientFactory,
 	}
 	switch cl.Kind {
 	case "memory":
-		reg := memory.New(memory.Options{Stale: cfg.StaleReads, Jitter: cfg.Jitter, ErrorRate: cfg.ErrorRate, Seed: uint64(s.t.seed), Isolation: cfg.MemoryIsolation})
+		reg := memory.New(memory.Options{Stale: cfg.StaleReads, Jitter: cfg.Jitter, ErrorRate: cfg.ErrorRate, Seed: uint64(s.t.seed), Isolation: cfg.Isolation})
 		return reg.Factory(), nil
 	}
 	return s.pluginClients(cl.Kind, logf)
