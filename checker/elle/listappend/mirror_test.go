@@ -73,3 +73,18 @@ func TestMirrorPaperExample(t *testing.T) {
 		t.Errorf("valid %v, want false", r.Valid)
 	}
 }
+
+// Elle's huge-scc history: one enormous SCC. Elle's search times out and
+// falls back to saying a cycle exists; ours may get further, but the
+// verdict and the weakest model ruled out must agree.
+func TestMirrorHugeSCC(t *testing.T) {
+	h := mirrorHistory(t, "histories/huge-scc.edn")
+	r := check(t, h, elle.Options{})
+	t.Logf("%v not %v also %v", r.AnomalyTypes, r.Not, r.AlsoNot)
+	if r.Valid != checker.False {
+		t.Errorf("valid %v, want false", r.Valid)
+	}
+	if !slices.Equal(r.Not, []string{"strong-snapshot-isolation"}) {
+		t.Errorf("not %v, want [strong-snapshot-isolation]", r.Not)
+	}
+}
