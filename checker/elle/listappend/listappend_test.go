@@ -107,8 +107,10 @@ func expect(t *testing.T, name string, h []history.Op, o elle.Options, w want) e
 	return r
 }
 
-func anomalies(as ...string) elle.Options { return elle.Options{ConsistencyModels: none, Anomalies: as} }
-func models(ms ...string) elle.Options  { return elle.Options{ConsistencyModels: ms} }
+func anomalies(as ...string) elle.Options {
+	return elle.Options{ConsistencyModels: none, Anomalies: as}
+}
+func models(ms ...string) elle.Options { return elle.Options{ConsistencyModels: ms} }
 
 var valid = want{valid: checker.True}
 
