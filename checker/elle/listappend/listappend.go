@@ -20,54 +20,36 @@ import (
 	"github.com/jplan/jplan/txn"
 )
 
-// elem is an appended element, comparable: ints are the common case.
+// elem is an appended element, small and comparable so that maps keyed
+// by it hash fast: integers stand for themselves, other values are
+// interned.
 type elem struct {
-	i int64
-	s string
-	t uint8 // 0 int, 1 string, 2 other (s is its text), 3 the initial state
+	t uint8 // 0 int, 1 string, 2 other, 3 the initial state
+	i int64 // the int, or the interned id
 }
 
 var initElem = elem{t: 3}
-
-func toElem(v any) elem {
-	switch x := v.(type) {
-	case int64:
-		return elem{i: x}
-	case string:
-		return elem{s: x, t: 1}
-	}
-	return elem{s: fmt.Sprint(v), t: 2}
-}
-
-func (e elem) String() string {
-	switch e.t {
-	case 0:
-		return strconv.FormatInt(e.i, 10)
-	case 1:
-		return strconv.Quote(e.s)
-	case 3:
-		return "init"
-	}
-	return e.s
-}
 
 type kv struct {
 	k int32
 	e elem
 }
 
-// mop is a parsed micro-op with an interned key.
+// mop is a parsed micro-op with an interned key. A read's list is the
+// history's own slice, not a copy.
 type mop struct {
-	read  bool
 	key   int32
-	elem  elem   // append
-	list  []elem // read; nil when the read's value is nil
+	read  bool
 	isNil bool
+	elem  elem  // append
+	list  []any // read
 }
 
 type state struct {
 	txns     *elle.Txns
 	keys     []any // id -> key
+	names    []string
+	intern   map[string]int64
 	mops     [][]mop
 	possible []bool // ok or info: the txns that can be in the graph
 	// order is the version order per key; pos the position of each
@@ -77,6 +59,97 @@ type state struct {
 	writer  map[kv]int32   // ok/info appender of each element
 	readers map[kv][]int32 // ok/info txns whose read of k ended in e
 	anoms   map[string][]any
+}
+
+func (s *state) el(v any) elem {
+	if x, ok := v.(int64); ok {
+		return elem{i: x}
+	}
+	var key string
+	t := uint8(1)
+	if x, ok := v.(string); ok {
+		key = "s" + x
+	} else {
+		key, t = "o"+fmt.Sprint(v), 2
+	}
+	id, ok := s.intern[key]
+	if !ok {
+		id = int64(len(s.names))
+		s.intern[key] = id
+		s.names = append(s.names, key[1:])
+	}
+	return elem{t: t, i: id}
+}
+
+// value turns an element back into plain data.
+func (s *state) value(e elem) any {
+	switch e.t {
+	case 0:
+		return e.i
+	case 3:
+		return nil
+	}
+	return s.names[e.i]
+}
+
+func (s *state) str(e elem) string {
+	switch e.t {
+	case 0:
+		return strconv.FormatInt(e.i, 10)
+	case 1:
+		return strconv.Quote(s.names[e.i])
+	case 3:
+		return "init"
+	}
+	return s.names[e.i]
+}
+
+func (s *state) eq(x any, e elem) bool {
+	if v, ok := x.(int64); ok {
+		return e.t == 0 && e.i == v
+	}
+	return s.el(x) == e
+}
+
+func (s *state) lastOf(l []any) elem {
+	if len(l) == 0 {
+		return initElem
+	}
+	return s.el(l[len(l)-1])
+}
+
+// prefix reports whether a is a prefix of b.
+func (s *state) prefix(a, b []any) bool {
+	if len(a) > len(b) {
+		return false
+	}
+	for i, x := range a {
+		if y, ok := x.(int64); ok {
+			if z, ok := b[i].(int64); ok {
+				if y != z {
+					return false
+				}
+				continue
+			}
+		}
+		if s.el(x) != s.el(b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// matches reports whether l equals the elements es.
+func (s *state) matches(l []any, es []elem) bool {
+	if len(l) != len(es) {
+		return false
+	}
+	for i, x := range l {
+		if !s.eq(x, es[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 // Analyze builds the graph and the non-cyclic anomalies of a list-append
@@ -105,6 +178,7 @@ func Analyze(ctx context.Context, h []history.Op, opts elle.Options) (*elle.Anal
 func (s *state) parse() error {
 	keyID := map[any]int32{}
 	appended := map[kv]int32{}
+	s.intern = map[string]int64{}
 	s.mops = make([][]mop, len(s.txns.List))
 	s.possible = make([]bool, len(s.txns.List))
 	for i := range s.txns.List {
@@ -120,10 +194,10 @@ func (s *state) parse() error {
 			}
 			switch m.Kind {
 			case txn.Append:
-				e := toElem(m.Value)
+				e := s.el(m.Value)
 				if w, dup := appended[kv{id, e}]; dup && w != int32(i) {
 					return fmt.Errorf("list-append: value %s appended to key %v more than once (ops %d and %d)",
-						e, m.Key, s.txns.List[w].Index, t.Index)
+						s.str(e), m.Key, s.txns.List[w].Index, t.Index)
 				}
 				appended[kv{id, e}] = int32(i)
 				ms[j] = mop{key: id, elem: e}
@@ -134,10 +208,7 @@ func (s *state) parse() error {
 					if !ok {
 						return fmt.Errorf("list-append: op %d reads %v, not a list", t.Index, m)
 					}
-					rm.list = make([]elem, len(l))
-					for k, v := range l {
-						rm.list[k] = toElem(v)
-					}
+					rm.list = l
 				}
 				ms[j] = rm
 			default:
@@ -149,23 +220,11 @@ func (s *state) parse() error {
 	return nil
 }
 
-func prefix(a, b []elem) bool {
-	if len(a) > len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 // longestReads returns, per key, the longest non-empty read by the txns
 // include accepts, and, per key, the number of appends (weighted by
 // count) for Elle's single-append rule.
-func (s *state) longestReads(include func(i int) bool, count func(i int) int) ([][]elem, []int) {
-	longest := make([][]elem, len(s.keys))
+func (s *state) longestReads(include func(i int) bool, count func(i int) int) ([][]any, []int) {
+	longest := make([][]any, len(s.keys))
 	appends := make([]int, len(s.keys))
 	for i, ms := range s.mops {
 		if !include(i) {
@@ -184,25 +243,34 @@ func (s *state) longestReads(include func(i int) bool, count func(i int) int) ([
 	return longest, appends
 }
 
-// singleAppend returns the only element appended to key k by the txns
-// include accepts.
-func (s *state) singleAppend(include func(int) bool, k int32) elem {
+// orders turns the longest reads into version orders: each distinct
+// element once, in order. A key appended only once takes that append as
+// its order, as Elle does.
+func (s *state) orders(include func(int) bool, longest [][]any, appends []int) [][]elem {
+	order := make([][]elem, len(s.keys))
 	for i, ms := range s.mops {
-		if include(i) {
-			for _, m := range ms {
-				if !m.read && m.key == k {
-					return m.elem
-				}
+		if !include(i) {
+			continue
+		}
+		for _, m := range ms {
+			if !m.read && appends[m.key] == 1 {
+				order[m.key] = []elem{m.elem}
 			}
 		}
 	}
-	return initElem
+	for k, l := range longest {
+		if appends[k] != 1 && len(l) > 0 {
+			order[k] = distinctElems(s, l)
+		}
+	}
+	return order
 }
 
-func distinct(l []elem) []elem {
+func distinctElems(s *state, l []any) []elem {
 	seen := make(map[elem]bool, len(l))
 	out := make([]elem, 0, len(l))
-	for _, e := range l {
+	for _, x := range l {
+		e := s.el(x)
 		if !seen[e] {
 			seen[e] = true
 			out = append(out, e)
@@ -217,17 +285,10 @@ func distinct(l []elem) []elem {
 func (s *state) versionOrders() {
 	poss := func(i int) bool { return s.possible[i] }
 	longest, appends := s.longestReads(poss, func(int) int { return 1 })
-	s.order = make([][]elem, len(s.keys))
-	s.pos = map[kv]int32{}
-	single := make([]bool, len(s.keys))
-	for k := range s.keys {
-		if appends[k] == 1 {
-			single[k] = true
-			s.order[k] = []elem{s.singleAppend(poss, int32(k))}
-		} else {
-			s.order[k] = distinct(longest[k])
-		}
-		for i, e := range s.order[k] {
+	s.order = s.orders(poss, longest, appends)
+	s.pos = make(map[kv]int32, len(s.mops))
+	for k, o := range s.order {
+		for i, e := range o {
 			s.pos[kv{int32(k), e}] = int32(i)
 		}
 	}
@@ -237,18 +298,18 @@ func (s *state) versionOrders() {
 			continue
 		}
 		for _, m := range ms {
-			if !m.read || len(m.list) == 0 || single[m.key] || bad[m.key] {
+			if !m.read || len(m.list) == 0 || appends[m.key] == 1 || bad[m.key] {
 				continue
 			}
-			if !prefix(m.list, longest[m.key]) {
+			if !s.prefix(m.list, longest[m.key]) {
 				bad[m.key] = true
 				s.add("incompatible-order", map[string]any{
-					"key": s.keys[m.key], "values": []any{s.listValue(m.list), s.listValue(longest[m.key])}})
+					"key": s.keys[m.key], "values": []any{m.list, longest[m.key]}})
 			}
 		}
 	}
-	s.writer = map[kv]int32{}
-	s.readers = map[kv][]int32{}
+	s.writer = make(map[kv]int32, len(s.mops))
+	s.readers = make(map[kv][]int32, len(s.mops))
 	for i, ms := range s.mops {
 		if !s.possible[i] {
 			continue
@@ -262,11 +323,7 @@ func (s *state) versionOrders() {
 			if info && m.isNil {
 				continue // an info read of nil saw nothing
 			}
-			last := initElem
-			if len(m.list) > 0 {
-				last = m.list[len(m.list)-1]
-			}
-			x := kv{m.key, last}
+			x := kv{m.key, s.lastOf(m.list)}
 			s.readers[x] = append(s.readers[x], int32(i))
 		}
 	}
@@ -274,22 +331,12 @@ func (s *state) versionOrders() {
 
 func (s *state) add(typ string, v any) { s.anoms[typ] = append(s.anoms[typ], v) }
 
-func (s *state) listValue(l []elem) []any {
+func (s *state) values(l []elem) []any {
 	out := make([]any, len(l))
 	for i, e := range l {
-		out[i] = e.value()
+		out[i] = s.value(e)
 	}
 	return out
-}
-
-func (e elem) value() any {
-	switch e.t {
-	case 0:
-		return e.i
-	case 3:
-		return nil
-	}
-	return e.s
 }
 
 // opRef is how an anomaly names a transaction.
@@ -299,21 +346,8 @@ func (s *state) opRef(i int) map[string]any {
 		"value": txn.Value(t.Mops)}
 }
 
-func (s *state) mopValue(i int, m mop) string {
-	for j, mm := range s.mops[i] {
-		if mm.read == m.read && mm.key == m.key {
-			if m.read && !sameList(mm, m) {
-				continue
-			}
-			return s.txns.List[i].Mops[j].String()
-		}
-	}
-	return ""
-}
-
-func sameList(a, b mop) bool {
-	return a.isNil == b.isNil && len(a.list) == len(b.list) && prefix(a.list, b.list)
-}
+// mopValue renders the j-th micro-op of txn i.
+func (s *state) mopValue(i, j int) string { return s.txns.List[i].Mops[j].String() }
 
 // nonCyclic finds the anomalies that need no cycle.
 func (s *state) nonCyclic() {
@@ -321,18 +355,19 @@ func (s *state) nonCyclic() {
 	intermediate := map[kv]int32{}
 	for i, ms := range s.mops {
 		t := &s.txns.List[i]
-		last := map[int32]elem{}
-		for _, m := range ms {
+		for j, m := range ms {
 			if m.read {
 				continue
 			}
 			if t.Type == history.Fail {
 				failed[kv{m.key, m.elem}] = int32(i)
 			}
-			if prev, ok := last[m.key]; ok {
-				intermediate[kv{m.key, prev}] = int32(i)
+			for _, later := range ms[j+1:] {
+				if !later.read && later.key == m.key {
+					intermediate[kv{m.key, m.elem}] = int32(i)
+					break
+				}
 			}
-			last[m.key] = m.elem
 		}
 	}
 	failedKeys := map[int32]bool{}
@@ -348,23 +383,22 @@ func (s *state) nonCyclic() {
 			continue
 		}
 		s.duplicates(i, ms)
-		for _, m := range ms {
+		for j, m := range ms {
 			if !m.read {
 				continue
 			}
 			if failedKeys[m.key] {
-				for _, e := range m.list {
-					if w, ok := failed[kv{m.key, e}]; ok {
+				for _, x := range m.list {
+					if w, ok := failed[kv{m.key, s.el(x)}]; ok {
 						s.add("G1a", map[string]any{"op": s.opRef(i), "writer": s.opRef(int(w)),
-							"mop": s.mopValue(i, m), "element": e.value()})
+							"mop": s.mopValue(i, j), "element": x})
 					}
 				}
 			}
-			if len(m.list) > 0 {
-				e := m.list[len(m.list)-1]
-				if w, ok := intermediate[kv{m.key, e}]; ok && int(w) != i {
+			if len(intermediate) > 0 && len(m.list) > 0 {
+				if w, ok := intermediate[kv{m.key, s.lastOf(m.list)}]; ok && int(w) != i {
 					s.add("G1b", map[string]any{"op": s.opRef(i), "writer": s.opRef(int(w)),
-						"mop": s.mopValue(i, m), "element": e.value()})
+						"mop": s.mopValue(i, j), "element": m.list[len(m.list)-1]})
 				}
 			}
 		}
@@ -378,87 +412,101 @@ func (s *state) nonCyclic() {
 
 // duplicates reports reads that hold an element more than once.
 func (s *state) duplicates(i int, ms []mop) {
-	for _, m := range ms {
+	for j, m := range ms {
 		if !m.read || len(m.list) < 2 {
 			continue
 		}
-		if o := s.order[m.key]; len(o) >= len(m.list) && prefix(m.list, o) {
-			continue // a prefix of a list of distinct elements
+		if o := s.order[m.key]; len(o) >= len(m.list) {
+			ok := true
+			for k, x := range m.list {
+				if !s.eq(x, o[k]) {
+					ok = false
+					break
+				}
+			}
+			if ok {
+				continue // a prefix of a list of distinct elements
+			}
 		}
 		count := map[elem]int{}
-		for _, e := range m.list {
-			count[e]++
+		for _, x := range m.list {
+			count[s.el(x)]++
 		}
 		dups := map[string]int{}
 		for e, c := range count {
 			if c > 1 {
-				dups[e.String()] = c
+				dups[s.str(e)] = c
 			}
 		}
 		if len(dups) > 0 {
-			s.add("duplicate-elements", map[string]any{"op": s.opRef(i), "mop": s.mopValue(i, m), "duplicates": dups})
+			s.add("duplicate-elements", map[string]any{"op": s.opRef(i), "mop": s.mopValue(i, j), "duplicates": dups})
 		}
 	}
 }
 
 // internal checks one ok txn against itself: each read must show what the
 // txn's earlier reads and appends of that key imply (internal), and no
-// read may show an element the txn appends later (future-read).
+// read may show an element the txn appends later (future-read). Txns are
+// short, so the state per key is found by scanning back, not in a map.
 func (s *state) internal(i int, ms []mop) {
-	type kstate struct {
-		isNil, unknownPrefix bool
-		list                 []elem
-	}
-	st := map[int32]kstate{}
-	for _, m := range ms {
-		cur, known := st[m.key]
+	for j, m := range ms {
 		if !m.read {
-			switch {
-			case !known:
-				// Appended without a read: whatever came before is unknown.
-				cur = kstate{unknownPrefix: true}
-			case cur.isNil:
-				cur = kstate{}
-			}
-			cur.list = append(append([]elem(nil), cur.list...), m.elem)
-			st[m.key] = cur
 			continue
 		}
-		if known {
-			var wrong bool
-			if cur.unknownPrefix {
-				j := len(m.list) - len(cur.list)
-				wrong = j < 0 || !prefix(cur.list, m.list[j:])
-			} else {
-				wrong = cur.isNil != m.isNil || len(cur.list) != len(m.list) || !prefix(cur.list, m.list)
-			}
-			if wrong {
-				var exp any
-				if !cur.isNil {
-					l := s.listValue(cur.list)
-					if cur.unknownPrefix {
-						l = append([]any{"..."}, l...)
-					}
-					exp = l
-				}
-				s.add("internal", map[string]any{"op": s.opRef(i), "mop": s.mopValue(i, m), "expected": exp})
+		// What do the earlier micro-ops on this key say? The last read
+		// before j, then the appends after it.
+		base := -1
+		for k := j - 1; k >= 0; k-- {
+			if ms[k].key == m.key && ms[k].read {
+				base = k
 				break
 			}
 		}
-		st[m.key] = kstate{isNil: m.isNil, list: m.list}
+		var extra []elem
+		for k := base + 1; k < j; k++ {
+			if ms[k].key == m.key && !ms[k].read {
+				extra = append(extra, ms[k].elem)
+			}
+		}
+		if base < 0 && extra == nil {
+			continue // nothing known yet
+		}
+		var wrong bool
+		var exp any
+		switch {
+		case base < 0:
+			// Only appends: the read must end with them.
+			n := len(m.list) - len(extra)
+			wrong = n < 0 || !s.matches(m.list[n:], extra)
+			exp = append([]any{"..."}, s.values(extra)...)
+		case ms[base].isNil && extra == nil:
+			wrong = !m.isNil
+		default:
+			b := ms[base].list
+			wrong = m.isNil || len(m.list) != len(b)+len(extra) ||
+				!s.prefix(b, m.list) || !s.matches(m.list[len(b):], extra)
+			exp = append(append([]any(nil), b...), s.values(extra)...)
+		}
+		if wrong {
+			s.add("internal", map[string]any{"op": s.opRef(i), "mop": s.mopValue(i, j), "expected": exp})
+			break
+		}
 	}
 	// Future reads.
-	seen := map[kv]bool{}
-	for _, m := range ms {
+	for j, m := range ms {
 		if m.read {
-			for _, e := range m.list {
-				seen[kv{m.key, e}] = true
-			}
 			continue
 		}
-		if seen[kv{m.key, m.elem}] {
-			s.add("future-read", map[string]any{"op": s.opRef(i), "element": m.elem.value()})
-			return
+		for _, r := range ms[:j] {
+			if !r.read || r.key != m.key {
+				continue
+			}
+			for _, x := range r.list {
+				if s.eq(x, m.elem) {
+					s.add("future-read", map[string]any{"op": s.opRef(i), "element": s.value(m.elem)})
+					return
+				}
+			}
 		}
 	}
 }
@@ -476,26 +524,31 @@ func (s *state) lostUpdates() {
 		if s.txns.List[i].Type != history.OK {
 			continue
 		}
-		reads := map[int32]string{}
-		wrote := map[int32]bool{}
-		for _, m := range ms {
+	mops:
+		for j, m := range ms {
 			if m.read {
-				if _, ok := reads[m.key]; !ok {
-					reads[m.key] = listKey(m)
-				}
 				continue
 			}
-			if wrote[m.key] {
+			first := -1
+			for k, r := range ms[:j] {
+				if r.key != m.key {
+					continue
+				}
+				if !r.read {
+					continue mops // wrote this key already
+				}
+				if first < 0 {
+					first = k
+				}
+			}
+			if first < 0 {
 				continue
 			}
-			if v, ok := reads[m.key]; ok {
-				wrote[m.key] = true
-				x := rk{m.key, v}
-				if groups[x] == nil {
-					order = append(order, x)
-				}
-				groups[x] = append(groups[x], i)
+			x := rk{m.key, s.listKey(ms[first])}
+			if groups[x] == nil {
+				order = append(order, x)
 			}
+			groups[x] = append(groups[x], i)
 		}
 	}
 	for _, x := range order {
@@ -509,13 +562,13 @@ func (s *state) lostUpdates() {
 	}
 }
 
-func listKey(m mop) string {
+func (s *state) listKey(m mop) string {
 	if m.isNil {
 		return "nil"
 	}
 	parts := make([]string, len(m.list))
-	for i, e := range m.list {
-		parts[i] = e.String()
+	for i, x := range m.list {
+		parts[i] = s.str(s.el(x))
 	}
 	return "[" + strings.Join(parts, " ") + "]"
 }
@@ -531,6 +584,7 @@ func (s *state) dirtyUpdates() {
 		return 1
 	}
 	longest, appends := s.longestReads(all, count)
+	order := s.orders(all, longest, appends)
 	writer := map[kv]int32{}
 	for i, ms := range s.mops {
 		for _, m := range ms {
@@ -540,15 +594,9 @@ func (s *state) dirtyUpdates() {
 		}
 	}
 	for k := range s.keys {
-		var order []elem
-		if appends[k] == 1 {
-			order = []elem{s.singleAppend(all, int32(k))}
-		} else {
-			order = distinct(longest[k])
-		}
 		t1 := -1 // the initial state counts as ok
 		var vs []elem
-		for _, e := range order {
+		for _, e := range order[k] {
 			w, ok := writer[kv{int32(k), e}]
 			if !ok {
 				continue
@@ -562,7 +610,7 @@ func (s *state) dirtyUpdates() {
 			vs = append(vs, e)
 			switch {
 			case ty1 == history.Fail && ty2 == history.OK:
-				s.add("dirty-update", map[string]any{"key": s.keys[k], "values": s.listValue(vs),
+				s.add("dirty-update", map[string]any{"key": s.keys[k], "values": s.values(vs),
 					"txns": []any{s.opRef(t1), "...", s.opRef(t2)}})
 				t1, vs = t2, []elem{e}
 			case ty2 == history.OK, ty2 == history.Fail && ty1 != history.Fail:
@@ -597,7 +645,7 @@ func (s *state) edges(g *elle.Graph) {
 		for _, m := range ms {
 			if m.read {
 				if len(m.list) > 0 {
-					if w, ok := s.writer[kv{m.key, m.list[len(m.list)-1]}]; ok {
+					if w, ok := s.writer[kv{m.key, s.lastOf(m.list)}]; ok {
 						g.AddEdge(int(w), i, elle.WR)
 					}
 				}
@@ -626,16 +674,17 @@ func (s *state) explain(a, b int, r elle.Rel, an, bn string) string {
 			}
 			p := s.prev(m.key, m.elem)
 			if w, ok := s.writer[kv{m.key, p}]; ok && int(w) == a && p != initElem {
-				return fmt.Sprintf("%s appended %s after %s appended %s to key %v", bn, m.elem, an, p, s.keys[m.key])
+				return fmt.Sprintf("%s appended %s after %s appended %s to key %v",
+					bn, s.str(m.elem), an, s.str(p), s.keys[m.key])
 			}
 		case elle.WR:
 			if !m.read || len(m.list) == 0 {
 				continue
 			}
-			e := m.list[len(m.list)-1]
+			e := s.lastOf(m.list)
 			if w, ok := s.writer[kv{m.key, e}]; ok && int(w) == a {
 				return fmt.Sprintf("%s observed %s's append of %s to key %v (%s read %s)",
-					bn, an, e, s.keys[m.key], bn, listKey(m))
+					bn, an, s.str(e), s.keys[m.key], bn, s.listKey(m))
 			}
 		case elle.RW:
 			if m.read {
@@ -649,10 +698,10 @@ func (s *state) explain(a, b int, r elle.Rel, an, bn string) string {
 				seen := s.readOf(a, m.key, p)
 				if p == initElem {
 					return fmt.Sprintf("%s observed the initial (nil) state of key %v (%s read %s), which %s created by appending %s",
-						an, s.keys[m.key], an, seen, bn, m.elem)
+						an, s.keys[m.key], an, seen, bn, s.str(m.elem))
 				}
 				return fmt.Sprintf("%s did not observe %s's append of %s to key %v (%s read %s)",
-					an, bn, m.elem, s.keys[m.key], an, seen)
+					an, bn, s.str(m.elem), s.keys[m.key], an, seen)
 			}
 		}
 	}
@@ -662,15 +711,8 @@ func (s *state) explain(a, b int, r elle.Rel, an, bn string) string {
 // readOf renders a's read of key k that ended in element last.
 func (s *state) readOf(a int, k int32, last elem) string {
 	for _, m := range s.mops[a] {
-		if !m.read || m.key != k {
-			continue
-		}
-		l := initElem
-		if len(m.list) > 0 {
-			l = m.list[len(m.list)-1]
-		}
-		if l == last {
-			return listKey(m)
+		if m.read && m.key == k && s.lastOf(m.list) == last {
+			return s.listKey(m)
 		}
 	}
 	return "?"
