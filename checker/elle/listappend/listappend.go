@@ -43,6 +43,9 @@ type mop struct {
 	isNil bool
 	elem  elem  // append
 	list  []any // read
+	// id numbers the (key, element) pair: the appended element, or the
+	// last element read (the initial state for an empty read).
+	id int32
 }
 
 type state struct {
@@ -54,12 +57,32 @@ type state struct {
 	possible []bool // ok or info: the txns that can be in the graph
 	// order is the version order per key; pos the position of each
 	// element in it.
-	order   [][]elem
-	pos     map[kv]int32
-	writer  map[kv]int32   // ok/info appender of each element
-	readers map[kv][]int32 // ok/info txns whose read of k ended in e
-	anoms   map[string][]any
+	order [][]elem
+	// (key, element) pairs are numbered so that the indexes below are
+	// slices, not maps.
+	ids      map[kv]int32
+	idKV     []kv
+	initID   []int32   // per key: the id of its initial state
+	orderIDs [][]int32 // order, as ids
+	pos      []int32   // position of an id in its key's order, or -1
+	writer   []int32   // ok/info appender of an id, or -1
+	rdOff    []int32   // readers of id i: rdList[rdOff[i]:rdOff[i+1]]
+	rdList   []int32   // ok/info txns whose read ended in that state
+	anoms    map[string][]any
 }
+
+// idOf numbers a (key, element) pair.
+func (s *state) idOf(x kv) int32 {
+	id, ok := s.ids[x]
+	if !ok {
+		id = int32(len(s.idKV))
+		s.ids[x] = id
+		s.idKV = append(s.idKV, x)
+	}
+	return id
+}
+
+func (s *state) readers(id int32) []int32 { return s.rdList[s.rdOff[id]:s.rdOff[id+1]] }
 
 func (s *state) el(v any) elem {
 	if x, ok := v.(int64); ok {
@@ -177,8 +200,9 @@ func Analyze(ctx context.Context, h []history.Op, opts elle.Options) (*elle.Anal
 
 func (s *state) parse() error {
 	keyID := map[any]int32{}
-	appended := map[kv]int32{}
+	var appendedBy []int32
 	s.intern = map[string]int64{}
+	s.ids = make(map[kv]int32, 2*len(s.txns.List))
 	s.mops = make([][]mop, len(s.txns.List))
 	s.possible = make([]bool, len(s.txns.List))
 	for i := range s.txns.List {
@@ -191,16 +215,21 @@ func (s *state) parse() error {
 				id = int32(len(s.keys))
 				keyID[m.Key] = id
 				s.keys = append(s.keys, m.Key)
+				s.initID = append(s.initID, s.idOf(kv{id, initElem}))
 			}
 			switch m.Kind {
 			case txn.Append:
 				e := s.el(m.Value)
-				if w, dup := appended[kv{id, e}]; dup && w != int32(i) {
+				x := s.idOf(kv{id, e})
+				for int(x) >= len(appendedBy) {
+					appendedBy = append(appendedBy, -1)
+				}
+				if w := appendedBy[x]; w >= 0 && w != int32(i) {
 					return fmt.Errorf("list-append: value %s appended to key %v more than once (ops %d and %d)",
 						s.str(e), m.Key, s.txns.List[w].Index, t.Index)
 				}
-				appended[kv{id, e}] = int32(i)
-				ms[j] = mop{key: id, elem: e}
+				appendedBy[x] = int32(i)
+				ms[j] = mop{key: id, elem: e, id: x}
 			case txn.Read:
 				rm := mop{read: true, key: id, isNil: m.Value == nil}
 				if !rm.isNil {
@@ -210,6 +239,7 @@ func (s *state) parse() error {
 					}
 					rm.list = l
 				}
+				rm.id = s.idOf(kv{id, s.lastOf(rm.list)})
 				ms[j] = rm
 			default:
 				return fmt.Errorf("list-append: op %d has micro-op %v: only appends and reads are allowed", t.Index, m)
@@ -286,10 +316,21 @@ func (s *state) versionOrders() {
 	poss := func(i int) bool { return s.possible[i] }
 	longest, appends := s.longestReads(poss, func(int) int { return 1 })
 	s.order = s.orders(poss, longest, appends)
-	s.pos = make(map[kv]int32, len(s.mops))
+	s.orderIDs = make([][]int32, len(s.keys))
 	for k, o := range s.order {
+		ids := make([]int32, len(o))
 		for i, e := range o {
-			s.pos[kv{int32(k), e}] = int32(i)
+			ids[i] = s.idOf(kv{int32(k), e})
+		}
+		s.orderIDs[k] = ids
+	}
+	s.pos = make([]int32, len(s.idKV))
+	for i := range s.pos {
+		s.pos[i] = -1
+	}
+	for _, ids := range s.orderIDs {
+		for i, id := range ids {
+			s.pos[id] = int32(i)
 		}
 	}
 	bad := make([]bool, len(s.keys))
@@ -308,23 +349,41 @@ func (s *state) versionOrders() {
 			}
 		}
 	}
-	s.writer = make(map[kv]int32, len(s.mops))
-	s.readers = make(map[kv][]int32, len(s.mops))
-	for i, ms := range s.mops {
-		if !s.possible[i] {
-			continue
-		}
-		info := s.txns.List[i].Type == history.Info
-		for _, m := range ms {
-			if !m.read {
-				s.writer[kv{m.key, m.elem}] = int32(i)
+	s.writer = make([]int32, len(s.idKV))
+	for i := range s.writer {
+		s.writer[i] = -1
+	}
+	s.rdOff = make([]int32, len(s.idKV)+1)
+	reads := func(f func(i int, m mop)) {
+		for i, ms := range s.mops {
+			if !s.possible[i] {
 				continue
 			}
-			if info && m.isNil {
-				continue // an info read of nil saw nothing
+			info := s.txns.List[i].Type == history.Info
+			for _, m := range ms {
+				if m.read && !(info && m.isNil) { // an info read of nil saw nothing
+					f(i, m)
+				}
 			}
-			x := kv{m.key, s.lastOf(m.list)}
-			s.readers[x] = append(s.readers[x], int32(i))
+		}
+	}
+	reads(func(i int, m mop) { s.rdOff[m.id+1]++ })
+	for i := 1; i < len(s.rdOff); i++ {
+		s.rdOff[i] += s.rdOff[i-1]
+	}
+	s.rdList = make([]int32, s.rdOff[len(s.rdOff)-1])
+	fill := append([]int32(nil), s.rdOff[:len(s.rdOff)-1]...)
+	reads(func(i int, m mop) {
+		s.rdList[fill[m.id]] = int32(i)
+		fill[m.id]++
+	})
+	for i, ms := range s.mops {
+		if s.possible[i] {
+			for _, m := range ms {
+				if !m.read {
+					s.writer[m.id] = int32(i)
+				}
+			}
 		}
 	}
 }
@@ -620,21 +679,21 @@ func (s *state) dirtyUpdates() {
 	}
 }
 
-// prev is the element appended just before e to key k: its predecessor
-// in the version order; for an element never read, the last element
-// read. initElem when there is none.
-func (s *state) prev(k int32, e elem) elem {
-	o := s.order[k]
-	if p, ok := s.pos[kv{k, e}]; ok {
+// prev is the id of the element appended just before m's: its
+// predecessor in the version order; for an element never read, the last
+// element read; the initial state when there is none.
+func (s *state) prev(m mop) int32 {
+	o := s.orderIDs[m.key]
+	if p := s.pos[m.id]; p >= 0 {
 		if p > 0 {
 			return o[p-1]
 		}
-		return initElem
+		return s.initID[m.key]
 	}
 	if len(o) > 0 {
 		return o[len(o)-1]
 	}
-	return initElem
+	return s.initID[m.key]
 }
 
 func (s *state) edges(g *elle.Graph) {
@@ -645,19 +704,17 @@ func (s *state) edges(g *elle.Graph) {
 		for _, m := range ms {
 			if m.read {
 				if len(m.list) > 0 {
-					if w, ok := s.writer[kv{m.key, s.lastOf(m.list)}]; ok {
+					if w := s.writer[m.id]; w >= 0 {
 						g.AddEdge(int(w), i, elle.WR)
 					}
 				}
 				continue
 			}
-			p := s.prev(m.key, m.elem)
-			if p != initElem {
-				if w, ok := s.writer[kv{m.key, p}]; ok {
-					g.AddEdge(int(w), i, elle.WW)
-				}
+			p := s.prev(m)
+			if w := s.writer[p]; w >= 0 {
+				g.AddEdge(int(w), i, elle.WW)
 			}
-			for _, r := range s.readers[kv{m.key, p}] {
+			for _, r := range s.readers(p) {
 				g.AddEdge(int(r), i, elle.RW)
 			}
 		}
@@ -672,31 +729,30 @@ func (s *state) explain(a, b int, r elle.Rel, an, bn string) string {
 			if m.read {
 				continue
 			}
-			p := s.prev(m.key, m.elem)
-			if w, ok := s.writer[kv{m.key, p}]; ok && int(w) == a && p != initElem {
+			p := s.prev(m)
+			if int(s.writer[p]) == a {
 				return fmt.Sprintf("%s appended %s after %s appended %s to key %v",
-					bn, s.str(m.elem), an, s.str(p), s.keys[m.key])
+					bn, s.str(m.elem), an, s.str(s.idKV[p].e), s.keys[m.key])
 			}
 		case elle.WR:
 			if !m.read || len(m.list) == 0 {
 				continue
 			}
-			e := s.lastOf(m.list)
-			if w, ok := s.writer[kv{m.key, e}]; ok && int(w) == a {
+			if int(s.writer[m.id]) == a {
 				return fmt.Sprintf("%s observed %s's append of %s to key %v (%s read %s)",
-					bn, an, s.str(e), s.keys[m.key], bn, s.listKey(m))
+					bn, an, s.str(s.idKV[m.id].e), s.keys[m.key], bn, s.listKey(m))
 			}
 		case elle.RW:
 			if m.read {
 				continue
 			}
-			p := s.prev(m.key, m.elem)
-			for _, rd := range s.readers[kv{m.key, p}] {
+			p := s.prev(m)
+			for _, rd := range s.readers(p) {
 				if int(rd) != a {
 					continue
 				}
-				seen := s.readOf(a, m.key, p)
-				if p == initElem {
+				seen := s.readOf(a, p)
+				if s.idKV[p].e == initElem {
 					return fmt.Sprintf("%s observed the initial (nil) state of key %v (%s read %s), which %s created by appending %s",
 						an, s.keys[m.key], an, seen, bn, s.str(m.elem))
 				}
@@ -708,10 +764,10 @@ func (s *state) explain(a, b int, r elle.Rel, an, bn string) string {
 	return fmt.Sprintf("%s %s %s", an, r, bn)
 }
 
-// readOf renders a's read of key k that ended in element last.
-func (s *state) readOf(a int, k int32, last elem) string {
+// readOf renders a's read that ended in state id.
+func (s *state) readOf(a int, id int32) string {
 	for _, m := range s.mops[a] {
-		if m.read && m.key == k && s.lastOf(m.list) == last {
+		if m.read && m.id == id {
 			return s.listKey(m)
 		}
 	}
