@@ -61,6 +61,7 @@ type state struct {
 	// (key, element) pairs are numbered so that the indexes below are
 	// slices, not maps.
 	ids      map[kv]int32
+	fast     map[uint64]int32
 	idKV     []kv
 	initID   []int32   // per key: the id of its initial state
 	orderIDs [][]int32 // order, as ids
@@ -71,8 +72,19 @@ type state struct {
 	anoms    map[string][]any
 }
 
-// idOf numbers a (key, element) pair.
+// idOf numbers a (key, element) pair. Small integer elements, the common
+// case, take a map with integer keys, which is much faster.
 func (s *state) idOf(x kv) int32 {
+	if x.e.t == 0 && x.e.i >= 0 && x.e.i < 1<<31 {
+		packed := uint64(x.k)<<32 | uint64(x.e.i)
+		id, ok := s.fast[packed]
+		if !ok {
+			id = int32(len(s.idKV))
+			s.fast[packed] = id
+			s.idKV = append(s.idKV, x)
+		}
+		return id
+	}
 	id, ok := s.ids[x]
 	if !ok {
 		id = int32(len(s.idKV))
@@ -202,7 +214,8 @@ func (s *state) parse() error {
 	keyID := map[any]int32{}
 	var appendedBy []int32
 	s.intern = map[string]int64{}
-	s.ids = make(map[kv]int32, 2*len(s.txns.List))
+	s.ids = map[kv]int32{}
+	s.fast = make(map[uint64]int32, 2*len(s.txns.List))
 	s.mops = make([][]mop, len(s.txns.List))
 	s.possible = make([]bool, len(s.txns.List))
 	for i := range s.txns.List {
