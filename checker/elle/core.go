@@ -88,7 +88,15 @@ type Txn struct {
 	Type        history.Type
 	Time        int64
 	InvokeTime  int64
-	Mops        []txn.Mop
+	// Value is the completion's value: a list of micro-ops, parsed by
+	// the workload.
+	Value any
+}
+
+// Mops parses the transaction's micro-ops; nil if they do not parse.
+func (x *Txn) Mops() []txn.Mop {
+	m, _ := txn.Parse(x.Value)
+	return m
 }
 
 // Txns are the completed transactions of a history, in completion order,
@@ -104,7 +112,7 @@ type event struct {
 	invoke bool
 }
 
-// Prepare parses the client ops of h into transactions. Invocations are
+// Prepare gathers the completed client ops of h as transactions. Invocations are
 // matched to the next completion of the same process.
 func Prepare(h []history.Op) (*Txns, error) {
 	t := &Txns{List: make([]Txn, 0, len(h)/2+1), events: make([]event, 0, len(h))}
@@ -118,11 +126,10 @@ func Prepare(h []history.Op) (*Txns, error) {
 			open[op.Process] = i
 			continue
 		}
-		mops, err := txn.Parse(op.Value)
-		if err != nil {
-			return nil, fmt.Errorf("elle: op %d: %w", op.Index, err)
+		if _, ok := op.Value.([]any); !ok {
+			return nil, fmt.Errorf("elle: op %d: value %v is not a list of micro-ops", op.Index, op.Value)
 		}
-		x := Txn{Index: op.Index, InvokeIndex: -1, Process: op.Process, Type: op.Type, Time: op.Time, Mops: mops}
+		x := Txn{Index: op.Index, InvokeIndex: -1, Process: op.Process, Type: op.Type, Time: op.Time, Value: op.Value}
 		if p, ok := open[op.Process]; ok {
 			x.InvokeIndex, x.InvokeTime = h[p].Index, h[p].Time
 			delete(open, op.Process)
@@ -263,7 +270,7 @@ func (t *Txns) ref(i int, name string) TxnRef {
 	x := &t.List[i]
 	var b strings.Builder
 	b.WriteString("[")
-	for j, m := range x.Mops {
+	for j, m := range x.Mops() {
 		if j > 0 {
 			b.WriteString(" ")
 		}

@@ -57,8 +57,8 @@ func (r Rel) primary() Rel { return r & -r }
 // compressed sparse rows, so a million transactions cost a few slices.
 type Graph struct {
 	n     int
-	raw   []rawEdge
-	off   []int32 // off[v]..off[v+1] index adj and rel
+	raw   [][]rawEdge // chunks, so growing never copies
+	off   []int32     // off[v]..off[v+1] index adj and rel
 	adj   []int32
 	rel   []Rel
 	touch []bool // vertex has an edge: Elle's graph holds only those
@@ -81,7 +81,11 @@ func (g *Graph) AddEdge(a, b int, rel Rel) {
 	if a == b || a < 0 || b < 0 {
 		return
 	}
-	g.raw = append(g.raw, rawEdge{int32(a), int32(b), rel})
+	if len(g.raw) == 0 || len(g.raw[len(g.raw)-1]) == cap(g.raw[len(g.raw)-1]) {
+		g.raw = append(g.raw, make([]rawEdge, 0, 1<<16))
+	}
+	c := &g.raw[len(g.raw)-1]
+	*c = append(*c, rawEdge{int32(a), int32(b), rel})
 }
 
 // Freeze sorts and merges the edges. AddEdge must not be called after.
@@ -89,19 +93,26 @@ func (g *Graph) AddEdge(a, b int, rel Rel) {
 // linear in the edges, where a general sort was the slowest step.
 func (g *Graph) Freeze() {
 	count := make([]int32, g.n+1)
-	for _, e := range g.raw {
-		count[e.from+1]++
+	total := 0
+	for _, c := range g.raw {
+		total += len(c)
+		for _, e := range c {
+			count[e.from+1]++
+		}
 	}
 	for v := 0; v < g.n; v++ {
 		count[v+1] += count[v]
 	}
-	to := make([]int32, len(g.raw))
-	rel := make([]Rel, len(g.raw))
+	to := make([]int32, total)
+	rel := make([]Rel, total)
 	fill := append([]int32(nil), count[:g.n]...)
-	for _, e := range g.raw {
-		to[fill[e.from]] = e.to
-		rel[fill[e.from]] = e.rel
-		fill[e.from]++
+	for i, c := range g.raw {
+		for _, e := range c {
+			to[fill[e.from]] = e.to
+			rel[fill[e.from]] = e.rel
+			fill[e.from]++
+		}
+		g.raw[i] = nil // free as we go
 	}
 	g.raw = nil
 	g.off = make([]int32, g.n+1)

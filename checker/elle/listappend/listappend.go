@@ -41,7 +41,6 @@ type mop struct {
 	key   int32
 	read  bool
 	isNil bool
-	elem  elem  // append
 	list  []any // read
 	// id numbers the (key, element) pair: the appended element, or the
 	// last element read (the initial state for an empty read).
@@ -93,6 +92,8 @@ func (s *state) idOf(x kv) int32 {
 	}
 	return id
 }
+
+func (s *state) elemOf(m mop) elem { return s.idKV[m.id].e }
 
 func (s *state) readers(id int32) []int32 { return s.rdList[s.rdOff[id]:s.rdOff[id+1]] }
 
@@ -221,8 +222,13 @@ func (s *state) parse() error {
 	for i := range s.txns.List {
 		t := &s.txns.List[i]
 		s.possible[i] = t.Type == history.OK || t.Type == history.Info
-		ms := make([]mop, len(t.Mops))
-		for j, m := range t.Mops {
+		vs := t.Value.([]any)
+		ms := make([]mop, len(vs))
+		for j, v := range vs {
+			m, err := txn.ParseMop(v)
+			if err != nil {
+				return fmt.Errorf("list-append: op %d: micro-op %d: %w", t.Index, j, err)
+			}
 			id, ok := keyID[m.Key]
 			if !ok {
 				id = int32(len(s.keys))
@@ -242,7 +248,7 @@ func (s *state) parse() error {
 						s.str(e), m.Key, s.txns.List[w].Index, t.Index)
 				}
 				appendedBy[x] = int32(i)
-				ms[j] = mop{key: id, elem: e, id: x}
+				ms[j] = mop{key: id, id: x}
 			case txn.Read:
 				rm := mop{read: true, key: id, isNil: m.Value == nil}
 				if !rm.isNil {
@@ -297,7 +303,7 @@ func (s *state) orders(include func(int) bool, longest [][]any, appends []int) [
 		}
 		for _, m := range ms {
 			if !m.read && appends[m.key] == 1 {
-				order[m.key] = []elem{m.elem}
+				order[m.key] = []elem{s.elemOf(m)}
 			}
 		}
 	}
@@ -415,11 +421,17 @@ func (s *state) values(l []elem) []any {
 func (s *state) opRef(i int) map[string]any {
 	t := &s.txns.List[i]
 	return map[string]any{"index": t.Index, "process": t.Process, "type": t.Type.String(),
-		"value": txn.Value(t.Mops)}
+		"value": t.Value}
 }
 
 // mopValue renders the j-th micro-op of txn i.
-func (s *state) mopValue(i, j int) string { return s.txns.List[i].Mops[j].String() }
+func (s *state) mopValue(i, j int) string {
+	m, err := txn.ParseMop(s.txns.List[i].Value.([]any)[j])
+	if err != nil {
+		return ""
+	}
+	return m.String()
+}
 
 // nonCyclic finds the anomalies that need no cycle.
 func (s *state) nonCyclic() {
@@ -432,11 +444,11 @@ func (s *state) nonCyclic() {
 				continue
 			}
 			if t.Type == history.Fail {
-				failed[kv{m.key, m.elem}] = int32(i)
+				failed[kv{m.key, s.elemOf(m)}] = int32(i)
 			}
 			for _, later := range ms[j+1:] {
 				if !later.read && later.key == m.key {
-					intermediate[kv{m.key, m.elem}] = int32(i)
+					intermediate[kv{m.key, s.elemOf(m)}] = int32(i)
 					break
 				}
 			}
@@ -537,7 +549,7 @@ func (s *state) internal(i int, ms []mop) {
 		var extra []elem
 		for k := base + 1; k < j; k++ {
 			if ms[k].key == m.key && !ms[k].read {
-				extra = append(extra, ms[k].elem)
+				extra = append(extra, s.elemOf(ms[k]))
 			}
 		}
 		if base < 0 && extra == nil {
@@ -574,8 +586,8 @@ func (s *state) internal(i int, ms []mop) {
 				continue
 			}
 			for _, x := range r.list {
-				if s.eq(x, m.elem) {
-					s.add("future-read", map[string]any{"op": s.opRef(i), "element": s.value(m.elem)})
+				if s.eq(x, s.elemOf(m)) {
+					s.add("future-read", map[string]any{"op": s.opRef(i), "element": s.value(s.elemOf(m))})
 					return
 				}
 			}
@@ -661,7 +673,7 @@ func (s *state) dirtyUpdates() {
 	for i, ms := range s.mops {
 		for _, m := range ms {
 			if !m.read {
-				writer[kv{m.key, m.elem}] = int32(i)
+				writer[kv{m.key, s.elemOf(m)}] = int32(i)
 			}
 		}
 	}
@@ -745,7 +757,7 @@ func (s *state) explain(a, b int, r elle.Rel, an, bn string) string {
 			p := s.prev(m)
 			if int(s.writer[p]) == a {
 				return fmt.Sprintf("%s appended %s after %s appended %s to key %v",
-					bn, s.str(m.elem), an, s.str(s.idKV[p].e), s.keys[m.key])
+					bn, s.str(s.elemOf(m)), an, s.str(s.idKV[p].e), s.keys[m.key])
 			}
 		case elle.WR:
 			if !m.read || len(m.list) == 0 {
@@ -767,10 +779,10 @@ func (s *state) explain(a, b int, r elle.Rel, an, bn string) string {
 				seen := s.readOf(a, p)
 				if s.idKV[p].e == initElem {
 					return fmt.Sprintf("%s observed the initial (nil) state of key %v (%s read %s), which %s created by appending %s",
-						an, s.keys[m.key], an, seen, bn, s.str(m.elem))
+						an, s.keys[m.key], an, seen, bn, s.str(s.elemOf(m)))
 				}
 				return fmt.Sprintf("%s did not observe %s's append of %s to key %v (%s read %s)",
-					an, bn, s.str(m.elem), s.keys[m.key], an, seen)
+					an, bn, s.str(s.elemOf(m)), s.keys[m.key], an, seen)
 			}
 		}
 	}
