@@ -61,6 +61,7 @@ type state struct {
 	// slices, not maps.
 	ids      map[kv]int32
 	fast     map[uint64]int32
+	dense    [][]int32 // per key, element value -> id+1, for small values
 	idKV     []kv
 	initID   []int32   // per key: the id of its initial state
 	orderIDs [][]int32 // order, as ids
@@ -69,11 +70,30 @@ type state struct {
 	rdOff    []int32   // readers of id i: rdList[rdOff[i]:rdOff[i+1]]
 	rdList   []int32   // ok/info txns whose read ended in that state
 	anoms    map[string][]any
+	seen     []int32 // scratch for distinct, by id
+	stamp    int32
 }
+
+// denseLimit bounds the element values numbered through a slice.
+const denseLimit = 4096
 
 // idOf numbers a (key, element) pair. Small integer elements, the common
 // case, take a map with integer keys, which is much faster.
 func (s *state) idOf(x kv) int32 {
+	if x.e.t == 0 && x.e.i >= 0 && x.e.i < denseLimit {
+		// Jepsen appends 1, 2, 3... to each key: a slice per key.
+		d := &s.dense[x.k]
+		if int(x.e.i) >= len(*d) {
+			*d = append(*d, make([]int32, int(x.e.i)+1-len(*d))...)
+		}
+		if id := (*d)[x.e.i]; id > 0 {
+			return id - 1
+		}
+		id := int32(len(s.idKV))
+		(*d)[x.e.i] = id + 1
+		s.idKV = append(s.idKV, x)
+		return id
+	}
 	if x.e.t == 0 && x.e.i >= 0 && x.e.i < 1<<31 {
 		packed := uint64(x.k)<<32 | uint64(x.e.i)
 		id, ok := s.fast[packed]
@@ -213,6 +233,7 @@ func Analyze(ctx context.Context, h []history.Op, opts elle.Options) (*elle.Anal
 
 func (s *state) parse() error {
 	keyID := map[any]int32{}
+	intKeyID := map[int64]int32{}
 	var appendedBy []int32
 	s.intern = map[string]int64{}
 	s.ids = map[kv]int32{}
@@ -229,10 +250,21 @@ func (s *state) parse() error {
 			if err != nil {
 				return fmt.Errorf("list-append: op %d: micro-op %d: %w", t.Index, j, err)
 			}
-			id, ok := keyID[m.Key]
+			var id int32
+			var ok bool
+			if ik, isInt := m.Key.(int64); isInt {
+				id, ok = intKeyID[ik]
+			} else {
+				id, ok = keyID[m.Key]
+			}
 			if !ok {
 				id = int32(len(s.keys))
-				keyID[m.Key] = id
+				if ik, isInt := m.Key.(int64); isInt {
+					intKeyID[ik] = id
+				} else {
+					keyID[m.Key] = id
+				}
+				s.dense = append(s.dense, nil)
 				s.keys = append(s.keys, m.Key)
 				s.initID = append(s.initID, s.idOf(kv{id, initElem}))
 			}
@@ -309,19 +341,24 @@ func (s *state) orders(include func(int) bool, longest [][]any, appends []int) [
 	}
 	for k, l := range longest {
 		if appends[k] != 1 && len(l) > 0 {
-			order[k] = distinctElems(s, l)
+			order[k] = s.distinct(int32(k), l)
 		}
 	}
 	return order
 }
 
-func distinctElems(s *state, l []any) []elem {
-	seen := make(map[elem]bool, len(l))
+// distinct returns the elements of key k's list l, each once, in order.
+func (s *state) distinct(k int32, l []any) []elem {
+	s.stamp++
 	out := make([]elem, 0, len(l))
 	for _, x := range l {
 		e := s.el(x)
-		if !seen[e] {
-			seen[e] = true
+		id := s.idOf(kv{k, e})
+		for int(id) >= len(s.seen) {
+			s.seen = append(s.seen, 0)
+		}
+		if s.seen[id] != s.stamp {
+			s.seen[id] = s.stamp
 			out = append(out, e)
 		}
 	}
