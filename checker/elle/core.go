@@ -23,6 +23,14 @@ type Options struct {
 	ConsistencyModels  []string
 	Anomalies          []string
 	CycleSearchTimeout time.Duration
+
+	// rw-register only: extra ways to infer version orders, as Elle's
+	// :wfr-keys?, :sequential-keys? and :linearizable-keys? options.
+	// WFRKeys assumes writes follow reads within a transaction;
+	// SequentialKeys that each key is sequentially consistent (process
+	// order orders versions); LinearizableKeys that each key is
+	// linearizable (real-time order orders versions).
+	WFRKeys, SequentialKeys, LinearizableKeys bool
 }
 
 // Validate checks the model and anomaly names.
@@ -230,6 +238,10 @@ type Analysis struct {
 	// Explain says in words why b depends on a by the data rel r (ww, wr
 	// or rw), naming them an and bn.
 	Explain func(a, b int, r Rel, an, bn string) string
+	// Priority is the order in which an edge's rels explain it, as the
+	// workload's combined explainer in Elle tries them; nil means ww, wr,
+	// rw, realtime, process. A cycle is classified by these rels.
+	Priority []Rel
 }
 
 // Result is Elle's verdict.
@@ -343,7 +355,7 @@ func Check(ctx context.Context, a *Analysis, opts Options) Result {
 	}
 	idx := func(i int) int64 { return a.Txns.List[i].Index }
 	for _, scc := range g.SCCs() {
-		r := searchSCC(ctx, g, scc, local, timeout, idx)
+		r := searchSCC(ctx, g, scc, local, timeout, idx, a.Priority)
 		if r.timeout != nil {
 			found[r.timeout.Type] = append(found[r.timeout.Type], *r.timeout)
 		}

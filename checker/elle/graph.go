@@ -253,3 +253,10 @@ func tarjan(c csr) [][]int {
 	slices.SortFunc(out, func(a, b []int) int { return a[0] - b[0] })
 	return out
 }
+
+// Out returns v's successors and the rels of those edges. The slices
+// belong to the graph.
+func (g *Graph) Out(v int) ([]int32, []Rel) {
+	lo, hi := g.off[v], g.off[v+1]
+	return g.adj[lo:hi], g.rel[lo:hi]
+}

@@ -119,7 +119,17 @@ type sccGraph struct {
 	rels    []Rel
 }
 
-func newSCCGraph(g *Graph, members []int, local []int32) *sccGraph {
+// primaryBy returns the first rel of r in priority order.
+func primaryBy(prio []Rel, r Rel) Rel {
+	for _, p := range prio {
+		if r&p != 0 {
+			return p
+		}
+	}
+	return r.primary()
+}
+
+func newSCCGraph(g *Graph, members []int, local []int32, prio []Rel) *sccGraph {
 	s := &sccGraph{members: members}
 	for i, v := range members {
 		local[v] = int32(i)
@@ -130,7 +140,7 @@ func newSCCGraph(g *Graph, members []int, local []int32) *sccGraph {
 			if l := local[g.adj[e]]; l >= 0 {
 				s.c.adj = append(s.c.adj, l)
 				s.rels = append(s.rels, g.rel[e])
-				s.step = append(s.step, g.rel[e].primary())
+				s.step = append(s.step, primaryBy(prio, g.rel[e]))
 			}
 		}
 		s.c.off[i+1] = int32(len(s.c.adj))
@@ -291,8 +301,8 @@ func (s *sccGraph) cycleExists(txnIndex func(int) int64) ([]CycleExists, map[str
 // cycle class in order, unless implied by one already found or ruled out
 // by the cycle-exists checks, a search for a cycle of exactly that class.
 func searchSCC(ctx context.Context, g *Graph, members []int, local []int32,
-	timeout time.Duration, txnIndex func(int) int64) sccResult {
-	s := newSCCGraph(g, members, local)
+	timeout time.Duration, txnIndex func(int) int64, prio []Rel) sccResult {
+	s := newSCCGraph(g, members, local, prio)
 	exists, impossible := s.cycleExists(txnIndex)
 	var possible []string
 	for _, sp := range existSpecs {
