@@ -186,3 +186,16 @@ func TestDuplicateWrite(t *testing.T) {
 		t.Errorf("valid %v", r.Valid)
 	}
 }
+
+func TestInitialState(t *testing.T) {
+	// T1 read x = nil but saw T2's y; nil precedes T2's x = 2: G-single.
+	i1, t1 := pair(op("rx_ry1"))
+	i2, t2 := pair(op("wy1wx2"))
+	expect(t, "serializable", hist(i1, i2, t2, t1), elle.Options{ConsistencyModels: []string{"serializable"}},
+		want{checker.False, []string{"G-single-item"}, []string{"consistent-view", "repeatable-read"}})
+}
+
+func TestInternalAlone(t *testing.T) {
+	expect(t, "one txn", hist(op("rx1rx2")), anomalies("internal"),
+		want{checker.False, []string{"empty-transaction-graph", "internal"}, []string{"read-atomic"}})
+}
