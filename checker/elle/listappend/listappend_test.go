@@ -2,11 +2,13 @@ package listappend
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jplan/jplan/checker"
 	"github.com/jplan/jplan/checker/elle"
@@ -330,9 +332,73 @@ func TestCheckerFiles(t *testing.T) {
 	if !strings.Contains(string(b), "<svg") || !strings.Contains(string(b), "G1c") {
 		t.Errorf("page lacks the cycle drawing")
 	}
+	js, err := json.Marshal(res.Details)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{`"anomaly_types":["G1c"]`, `"not":["read-committed"]`, `"also_not"`, `"explanation"`} {
+		if !strings.Contains(string(js), k) {
+			t.Errorf("details lack %s: %s", k, js)
+		}
+	}
 	// Nothing is written without a directory.
 	res = c.Check(context.Background(), h, checker.Options{})
 	if len(res.Files) != 0 {
 		t.Errorf("files %v without a dir", res.Files)
+	}
+}
+
+// ring builds n txns: txn i appends i to key 0; the last appends to key 1,
+// which the first read: a G1c cycle through all n.
+func ring(n int) []history.Op {
+	var ops []any
+	for i := 0; i < n; i++ {
+		mops := []any{[]any{"append", int64(0), int64(i)}}
+		if i == 0 {
+			mops = append(mops, []any{"r", int64(1), []any{int64(1)}})
+		}
+		if i == n-1 {
+			mops = append(mops, []any{"append", int64(1), int64(1)})
+		}
+		ops = append(ops, history.Op{Type: history.OK, F: "txn", Value: mops})
+	}
+	all := make([]any, n)
+	for i := range all {
+		all[i] = int64(i)
+	}
+	ops = append(ops, history.Op{Type: history.OK, F: "txn", Value: []any{[]any{"r", int64(0), all}}})
+	return hist(ops...)
+}
+
+func TestCycleSearchTimeout(t *testing.T) {
+	h := ring(5000)
+	r := check(t, h, elle.Options{})
+	if !slices.Equal(r.AnomalyTypes, []string{"G1c"}) || len(r.Cycles[0].Cycle) != 5000 {
+		t.Fatalf("without a bound: %v", r.AnomalyTypes)
+	}
+	r = check(t, h, elle.Options{CycleSearchTimeout: time.Nanosecond})
+	if !slices.Contains(r.AnomalyTypes, "cycle-search-timeout") || r.Valid != checker.False {
+		t.Fatalf("with a 1ns bound: %v %v", r.Valid, r.AnomalyTypes)
+	}
+	// The SCC is still reported: a fallback cycle and a cycle-exists case.
+	if !slices.Contains(r.AnomalyTypes, "G1c") && !slices.Contains(r.AnomalyTypes, "PL-2-cycle-exists") {
+		t.Errorf("no cycle reported: %v", r.AnomalyTypes)
+	}
+	if !slices.Equal(r.Not, []string{"read-committed"}) {
+		t.Errorf("not %v", r.Not)
+	}
+}
+
+func TestCanceled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	h := ring(5000)
+	a, err := Analyze(ctx, h, elle.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := elle.Check(ctx, a, elle.Options{})
+	if !slices.Contains(r.AnomalyTypes, "cycle-search-timeout") {
+		t.Errorf("canceled search: %v", r.AnomalyTypes)
 	}
 }
