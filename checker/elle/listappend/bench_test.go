@@ -137,3 +137,13 @@ func BenchmarkCheck100k(b *testing.B)        { benchCheck(b, 100_000, false) }
 func BenchmarkCheck100kAnomaly(b *testing.B) { benchCheck(b, 100_000, true) }
 func BenchmarkCheck1M(b *testing.B)          { benchCheck(b, 1_000_000, false) }
 func BenchmarkCheck1MAnomaly(b *testing.B)   { benchCheck(b, 1_000_000, true) }
+
+// BenchmarkGenerate1M only builds the history, to tell the checker's
+// memory from the history's in the 1M benchmarks' peak RSS.
+func BenchmarkGenerate1M(b *testing.B) {
+	for b.Loop() {
+		if h := genHistory(1_000_000, 10, 1); len(h) != 2_000_000 {
+			b.Fatalf("%d ops", len(h))
+		}
+	}
+}

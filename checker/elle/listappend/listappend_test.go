@@ -402,3 +402,30 @@ func TestCanceled(t *testing.T) {
 		t.Errorf("canceled search: %v", r.AnomalyTypes)
 	}
 }
+
+func TestRepeatableRead(t *testing.T) {
+	h := hist(op("rxay1"), op("ryax1"))
+	expect(t, "read-committed", h, models("read-committed"), valid)
+	expect(t, "repeatable-read", h, models("repeatable-read"), want{checker.False, []string{"G2-item"}, []string{"repeatable-read"}})
+}
+
+func TestRepeatableReadGSingleItem(t *testing.T) {
+	h := hist(pair(op("ax1ay1")), pair(op("rx1ry")))
+	expect(t, "repeatable-read", h, models("repeatable-read"),
+		want{checker.False, []string{"G-single-item"}, []string{"consistent-view", "repeatable-read"}})
+}
+
+func TestRepeatableReadGNonadjacentItem(t *testing.T) {
+	h := hist(pair(op("ax1at1")), pair(op("rx1ry")), pair(op("ay1az2")), pair(op("rz2rt")))
+	r := expect(t, "repeatable-read", h, models("repeatable-read"),
+		want{checker.False, []string{"G-nonadjacent-item"}, []string{"repeatable-read", "snapshot-isolation"}})
+	if len(r.Cycles) != 1 || len(r.Cycles[0].Cycle) != 4 {
+		t.Errorf("cycles %+v", r.Cycles)
+	}
+}
+
+func TestFutureReadAlone(t *testing.T) {
+	h := hist(pair(op("rx1ax1")))
+	expect(t, "read-committed", h, models("read-committed"),
+		want{checker.False, []string{"empty-transaction-graph", "future-read"}, []string{"read-committed"}})
+}
