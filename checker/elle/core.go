@@ -125,6 +125,8 @@ type event struct {
 func Prepare(h []history.Op) (*Txns, error) {
 	t := &Txns{List: make([]Txn, 0, len(h)/2+1), events: make([]event, 0, len(h))}
 	open := map[int]int{} // process -> position in h of its pending invoke
+	// invokeTxn[i] is 1 + the txn whose invocation is h[i].
+	invokeTxn := make([]int32, len(h))
 	for i := range h {
 		op := &h[i]
 		if op.Process == history.NemesisProcess {
@@ -134,32 +136,33 @@ func Prepare(h []history.Op) (*Txns, error) {
 			open[op.Process] = i
 			continue
 		}
-		if _, ok := op.Value.([]any); !ok {
-			return nil, fmt.Errorf("elle: op %d: value %v is not a list of micro-ops", op.Index, op.Value)
-		}
 		x := Txn{Index: op.Index, InvokeIndex: -1, Process: op.Process, Type: op.Type, Time: op.Time, Value: op.Value}
-		if p, ok := open[op.Process]; ok {
+		p, invoked := open[op.Process]
+		if invoked {
 			x.InvokeIndex, x.InvokeTime = h[p].Index, h[p].Time
 			delete(open, op.Process)
+			invokeTxn[p] = int32(len(t.List)) + 1
+			if _, ok := x.Value.([]any); !ok {
+				// An indeterminate or failed completion may carry no
+				// value; its invocation's says what it tried.
+				x.Value = h[p].Value
+			}
+		}
+		if _, ok := x.Value.([]any); !ok {
+			return nil, fmt.Errorf("elle: op %d: value %v is not a list of micro-ops", op.Index, op.Value)
 		}
 		t.List = append(t.List, x)
 	}
 	// Events in history order: the invocation and completion of each.
 	pos := 0
-	byIndex := make(map[int64]int32, len(t.List))
-	for i, x := range t.List {
-		if x.InvokeIndex >= 0 {
-			byIndex[x.InvokeIndex] = int32(i)
-		}
-	}
 	for i := range h {
 		op := &h[i]
 		if op.Process == history.NemesisProcess {
 			continue
 		}
 		if op.Type == history.Invoke {
-			if id, ok := byIndex[op.Index]; ok {
-				t.events = append(t.events, event{id, true})
+			if id := invokeTxn[i]; id > 0 {
+				t.events = append(t.events, event{id - 1, true})
 			}
 			continue
 		}

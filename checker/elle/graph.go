@@ -13,6 +13,7 @@
 package elle
 
 import (
+	"fmt"
 	"slices"
 )
 
@@ -64,13 +65,25 @@ type Graph struct {
 	touch []bool // vertex has an edge: Elle's graph holds only those
 }
 
+// rawEdge packs an edge into 8 bytes: the source, and the target in the
+// low 27 bits with the rel above.
 type rawEdge struct {
-	from, to int32
-	rel      Rel
+	from int32
+	to   uint32
 }
 
-// NewGraph returns an empty graph over n transactions.
-func NewGraph(n int) *Graph { return &Graph{n: n} }
+const toBits = 27
+
+// MaxTxns is the most transactions a Graph holds.
+const MaxTxns = 1 << toBits
+
+// NewGraph returns an empty graph over n transactions, at most MaxTxns.
+func NewGraph(n int) *Graph {
+	if n > MaxTxns {
+		panic(fmt.Sprintf("elle: %d transactions; a graph holds at most %d", n, MaxTxns))
+	}
+	return &Graph{n: n}
+}
 
 // N is the number of transactions.
 func (g *Graph) N() int { return g.n }
@@ -85,7 +98,7 @@ func (g *Graph) AddEdge(a, b int, rel Rel) {
 		g.raw = append(g.raw, make([]rawEdge, 0, 1<<16))
 	}
 	c := &g.raw[len(g.raw)-1]
-	*c = append(*c, rawEdge{int32(a), int32(b), rel})
+	*c = append(*c, rawEdge{int32(a), uint32(b) | uint32(rel)<<toBits})
 }
 
 // Freeze sorts and merges the edges. AddEdge must not be called after.
@@ -108,8 +121,8 @@ func (g *Graph) Freeze() {
 	fill := append([]int32(nil), count[:g.n]...)
 	for i, c := range g.raw {
 		for _, e := range c {
-			to[fill[e.from]] = e.to
-			rel[fill[e.from]] = e.rel
+			to[fill[e.from]] = int32(e.to & (1<<toBits - 1))
+			rel[fill[e.from]] = Rel(e.to >> toBits)
 			fill[e.from]++
 		}
 		g.raw[i] = nil // free as we go
