@@ -237,7 +237,17 @@ func (s *state) parse() error {
 	var appendedBy []int32
 	s.intern = map[string]int64{}
 	s.ids = map[kv]int32{}
-	s.fast = make(map[uint64]int32, 2*len(s.txns.List))
+	// Presize by the number of micro-ops: each names at most one new
+	// (key, element) pair, and growing by doubling would churn memory.
+	total := 0
+	for i := range s.txns.List {
+		if vs, ok := s.txns.List[i].Value.([]any); ok {
+			total += len(vs)
+		}
+	}
+	s.fast = make(map[uint64]int32, total/2)
+	s.idKV = make([]kv, 0, total+16)
+	appendedBy = make([]int32, 0, total+16)
 	s.mops = make([][]mop, len(s.txns.List))
 	s.possible = make([]bool, len(s.txns.List))
 	for i := range s.txns.List {
