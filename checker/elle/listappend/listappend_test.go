@@ -429,3 +429,18 @@ func TestFutureReadAlone(t *testing.T) {
 	expect(t, "read-committed", h, models("read-committed"),
 		want{checker.False, []string{"empty-transaction-graph", "future-read"}, []string{"read-committed"}})
 }
+
+func TestEDNFile(t *testing.T) {
+	f, err := os.Open("testdata/write-skew.edn")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	h, err := history.ReadEDN(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	expect(t, "SI", h, models("snapshot-isolation"), valid)
+	expect(t, "serializable", h, models("serializable"), want{checker.False, []string{"G2-item"}, []string{"repeatable-read"}})
+	expect(t, "strict", h, elle.Options{}, want{checker.False, []string{"G2-item"}, []string{"repeatable-read"}})
+}
