@@ -860,3 +860,14 @@ func (c chk) Check(ctx context.Context, h []history.Op, opts checker.Options) ch
 	}
 	return elle.Finish(ctx, a, c.o, opts)
 }
+
+// Check analyzes h and judges it: the verdict with its anomalies and the
+// models they rule out, for callers that want Elle's result rather than a
+// checker.Result.
+func Check(ctx context.Context, h []history.Op, opts elle.Options) (elle.Result, error) {
+	a, err := Analyze(ctx, h, opts)
+	if err != nil {
+		return elle.Result{}, err
+	}
+	return elle.Check(ctx, a, opts), nil
+}
