@@ -403,6 +403,11 @@ func (b *searcher) find(ctx context.Context, sp cycleSpec, deadline time.Time) (
 		first = RW
 	}
 	work := 0
+	// discarded: a shortest closed walk passed a vertex twice and held no
+	// simple cycle of the class. Breadth-first search over (vertex, state)
+	// then cannot be trusted to be complete, so a depth-first search over
+	// simple paths follows.
+	discarded := false
 	for start := 0; start < n; start++ {
 		b.stamp++
 		if b.stamp == 0 {
@@ -468,6 +473,7 @@ func (b *searcher) find(ctx context.Context, sp cycleSpec, deadline time.Time) (
 					if c := b.build(sp, start, st, e); c != nil {
 						return c, true
 					}
+					discarded = true
 					continue
 				}
 				ns := w*8 + nf
@@ -479,6 +485,91 @@ func (b *searcher) find(ctx context.Context, sp cycleSpec, deadline time.Time) (
 				b.pedge[ns] = e
 				b.queue = append(b.queue, ns)
 			}
+		}
+	}
+	if discarded {
+		return b.findSimple(ctx, sp, first, deadline)
+	}
+	return nil, true
+}
+
+// findSimple searches simple paths depth first: exhaustive, so only used
+// when the breadth-first search may have missed a cycle.
+func (b *searcher) findSimple(ctx context.Context, sp cycleSpec, first Rel, deadline time.Time) (*Cycle, bool) {
+	s := b.s
+	n := len(s.members)
+	on := make([]bool, n)
+	type frame struct {
+		v  int32
+		e  int32 // next edge to try
+		fl int32 // flags on arrival
+		in int32 // edge taken to arrive, -1 at the start
+	}
+	work := 0
+	for start := 0; start < n; start++ {
+		stack := []frame{{v: int32(start), e: s.c.off[start], in: -1}}
+		on[start] = true
+		for len(stack) > 0 {
+			work++
+			if work&1023 == 0 && (time.Now().After(deadline) || ctx.Err() != nil) {
+				return nil, false
+			}
+			f := &stack[len(stack)-1]
+			if f.e >= s.c.off[f.v+1] {
+				on[f.v] = false
+				stack = stack[:len(stack)-1]
+				continue
+			}
+			e := f.e
+			f.e++
+			r := s.step[e]
+			if !allowed(sp, r) || (len(stack) == 1 && first != 0 && r != first) {
+				continue
+			}
+			nf := f.fl &^ flagLastRW
+			if r == RW {
+				if len(stack) > 1 {
+					switch sp.kind {
+					case kindSingle:
+						continue
+					case kindNonadjacent:
+						if f.fl&flagLastRW != 0 {
+							continue
+						}
+					}
+					nf |= flagTwoRW
+				}
+				nf |= flagLastRW
+			}
+			if sp.variant != 0 && r == sp.variant {
+				nf |= flagVariant
+			}
+			w := s.c.adj[e]
+			if int(w) == start {
+				if !closes(sp, nf) {
+					continue
+				}
+				c := &Cycle{Type: sp.name}
+				for i := range stack {
+					c.Txns = append(c.Txns, s.members[stack[i].v])
+					if i > 0 {
+						c.Steps = append(c.Steps, s.step[stack[i].in])
+					}
+				}
+				c.Steps = append(c.Steps, r)
+				if classify(c.Steps) == sp.name {
+					for i := range stack {
+						on[stack[i].v] = false
+					}
+					return c, true
+				}
+				continue
+			}
+			if on[w] {
+				continue
+			}
+			on[w] = true
+			stack = append(stack, frame{v: w, e: s.c.off[w], fl: nf, in: e})
 		}
 	}
 	return nil, true
