@@ -95,7 +95,12 @@ func (g *Graph) AddEdge(a, b int, rel Rel) {
 		return
 	}
 	if len(g.raw) == 0 || len(g.raw[len(g.raw)-1]) == cap(g.raw[len(g.raw)-1]) {
-		g.raw = append(g.raw, make([]rawEdge, 0, 1<<16))
+		// Chunks grow from small (a graph may be tiny) to 64k edges.
+		size := 64
+		if k := len(g.raw); k > 0 {
+			size = min(2*cap(g.raw[k-1]), 1<<16)
+		}
+		g.raw = append(g.raw, make([]rawEdge, 0, size))
 	}
 	c := &g.raw[len(g.raw)-1]
 	*c = append(*c, rawEdge{int32(a), uint32(b) | uint32(rel)<<toBits})
