@@ -28,7 +28,19 @@ func TestBoundary(t *testing.T) {
 		{[]string{"G-single-item"}, set("consistent-view", "repeatable-read"), nil},
 		{[]string{"G2-item"}, set("repeatable-read"), nil},
 		{[]string{"G0"}, set("read-uncommitted"), nil},
-		{[]string{"cyclic-versions"}, set("read-uncommitted"), nil},
+		{[]string{"cyclic-versions"}, set("read-uncommitted"), set("read-committed", "snapshot-isolation",
+			"causal-cerone", "consistent-view", "cursor-stability", "forward-consistent-view",
+			"monotonic-atomic-view", "monotonic-snapshot-read", "monotonic-view", "parallel-snapshot-isolation",
+			"prefix", "read-atomic", "repeatable-read", "update-atomic", "serializable", "strong-read-committed",
+			"strong-read-uncommitted", "strong-serializable", "strong-session-read-committed",
+			"strong-session-read-uncommitted", "strong-session-serializable", "strong-session-snapshot-isolation",
+			"strong-snapshot-isolation", "update-serializable")},
+		{[]string{"G1a"}, set("read-committed"), set("read-atomic", "update-atomic", "causal-cerone",
+			"consistent-view", "cursor-stability", "forward-consistent-view", "monotonic-atomic-view",
+			"monotonic-snapshot-read", "monotonic-view", "parallel-snapshot-isolation", "prefix", "repeatable-read",
+			"serializable", "snapshot-isolation", "strong-read-committed", "strong-snapshot-isolation",
+			"strong-serializable", "strong-session-read-committed", "strong-session-serializable",
+			"strong-session-snapshot-isolation", "update-serializable")},
 		{[]string{"G1c-process"}, set("strong-session-read-committed"), nil},
 		{[]string{"G-nonadjacent-item"}, set("repeatable-read", "snapshot-isolation"), nil},
 	}
@@ -147,5 +159,22 @@ func TestTarjan(t *testing.T) {
 	g.Freeze()
 	if s := g.SCCs(); len(s) != 1 || len(s[0]) != n {
 		t.Errorf("chain: %d SCCs", len(s))
+	}
+}
+
+func TestImpossibleModelsDirtyUpdate(t *testing.T) {
+	var names []string
+	for m := range ImpossibleModels([]string{"dirty-update"}) {
+		names = append(names, friendly(m))
+	}
+	slices.Sort(names)
+	want := set("read-committed", "monotonic-atomic-view", "snapshot-isolation", "repeatable-read",
+		"update-atomic", "serializable", "strong-serializable", "update-serializable", "cursor-stability",
+		"forward-consistent-view", "consistent-view", "monotonic-view", "monotonic-snapshot-read",
+		"causal-cerone", "parallel-snapshot-isolation", "prefix", "read-atomic", "strong-session-read-committed",
+		"strong-session-serializable", "strong-session-snapshot-isolation", "strong-read-committed",
+		"strong-snapshot-isolation")
+	if !slices.Equal(names, want) {
+		t.Errorf("dirty-update rules out %v, want %v", names, want)
 	}
 }
