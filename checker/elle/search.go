@@ -321,10 +321,13 @@ func searchSCC(ctx context.Context, g *Graph, members []int, local []int32,
 	var searched []string
 	bfs := newSearcher(s)
 	for _, sp := range cycleSpecs {
-		if redundant[sp.name] || sp.kind == kindPredicate {
+		if redundant[sp.name] {
 			continue
 		}
 		searched = append(searched, sp.name)
+		if sp.kind == kindPredicate {
+			continue // searched, as Elle does, and never found: no predicates
+		}
 		c, ok := bfs.find(ctx, sp, deadline)
 		if !ok {
 			found := map[string]bool{}
