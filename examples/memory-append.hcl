@@ -4,7 +4,7 @@
 #   jplan run examples/memory-append.hcl                                # valid
 #   jplan run examples/memory-append.hcl -var 'isolation=read committed' # not
 #
-# Each txn reads and appends to a few keys (Elle's generator: 10 active
+# Each txn reads and appends to a few keys (Elle's generator: 5 active
 # keys, hot ones more likely, retired after their share of writes). At
 # "read committed" the store lets other transactions run between a
 # transaction's reads, and the checker finds the read skew and write skew

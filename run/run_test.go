@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -243,5 +244,54 @@ func TestTimeLimitSparesFinalPhases(t *testing.T) {
 	}
 	if len(procs) != 6 {
 		t.Errorf("final reads on threads %v, want every worker", procs)
+	}
+}
+
+// TestMemoryTxnIsolation runs the list-append example end to end: the
+// serializable store is valid; at read committed the checker finds the
+// anomalies read committed allows (read skew or write skew), and does not
+// rule out read committed itself — Elle's semantics on a store whose
+// isolation is known.
+func TestMemoryTxnIsolation(t *testing.T) {
+	for _, iso := range []string{"serializable", "read committed"} {
+		out, err := run.Run(context.Background(), run.Options{Path: "../examples/memory-append.hcl", Store: t.TempDir(),
+			Inputs: evalInputs([]string{"isolation=" + iso}), TimeLimit: 2 * time.Second})
+		if err != nil {
+			t.Fatalf("%s: %v", iso, err)
+		}
+		la := out.Result.Results["list-append"]
+		b, _ := json.Marshal(la.Details)
+		var d struct {
+			AnomalyTypes []string `json:"anomaly_types"`
+			Not          []string `json:"not"`
+			AlsoNot      []string `json:"also_not"`
+		}
+		json.Unmarshal(b, &d)
+		if iso == "serializable" {
+			if la.Valid != checker.True {
+				t.Errorf("serializable store judged %v: %s", la.Valid, la.Summary)
+			}
+			continue
+		}
+		if la.Valid != checker.False {
+			t.Fatalf("read committed store judged %v: %s", la.Valid, la.Summary)
+		}
+		if !slices.Contains(d.AnomalyTypes, "G2-item") && !slices.Contains(d.AnomalyTypes, "G-single-item") {
+			t.Errorf("read committed: anomalies %v, want G2-item or G-single-item", d.AnomalyTypes)
+		}
+		for _, bad := range []string{"G0", "G1a", "G1b", "G1c"} {
+			if slices.Contains(d.AnomalyTypes, bad) {
+				t.Errorf("read committed store showed %s, which read committed forbids: %v", bad, d.AnomalyTypes)
+			}
+		}
+		if slices.Contains(append(d.Not, d.AlsoNot...), "read-committed") {
+			t.Errorf("read committed ruled out: not %v, also not %v", d.Not, d.AlsoNot)
+		}
+		if !slices.Contains(append(d.Not, d.AlsoNot...), "serializable") {
+			t.Errorf("serializable not ruled out: not %v, also not %v", d.Not, d.AlsoNot)
+		}
+		if _, err := os.Stat(filepath.Join(out.Dir, "list-append", "anomalies.html")); err != nil {
+			t.Errorf("no anomalies page: %v", err)
+		}
 	}
 }

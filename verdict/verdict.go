@@ -14,6 +14,9 @@ import (
 
 	"github.com/jplan/jplan/checker"
 	"github.com/jplan/jplan/checker/bank"
+	"github.com/jplan/jplan/checker/elle"
+	"github.com/jplan/jplan/checker/elle/listappend"
+	"github.com/jplan/jplan/checker/elle/rwregister"
 	"github.com/jplan/jplan/checker/longfork"
 	"github.com/jplan/jplan/checker/queue"
 	"github.com/jplan/jplan/checker/report"
@@ -106,6 +109,10 @@ func DefaultCheckers(o CheckOptions) []eval.CheckerConfig {
 	return append(out, eval.CheckerConfig{Kind: "perf"}, eval.CheckerConfig{Kind: "timeline"})
 }
 
+// The plan side validates consistency model names against the
+// transactional checkers' list; it cannot import them (they import it).
+func init() { eval.ConsistencyModels = elle.Models() }
+
 // Checkers builds the checkers of a plan. Kinds the checker package does
 // not provide yet are reported as errors rather than silently skipped.
 func Checkers(cfgs []eval.CheckerConfig) (map[string]checker.Checker, error) {
@@ -126,6 +133,16 @@ func Checkers(cfgs []eval.CheckerConfig) (map[string]checker.Checker, error) {
 			out[c.Kind] = checker.Counter(checker.CounterOptions{AddF: c.AddF, ReadF: c.ReadF})
 		case "clock":
 			out[c.Kind] = checker.ClockPlot()
+		case "list-append", "rw-register":
+			eo := elle.Options{ConsistencyModels: c.ConsistencyModels, Anomalies: c.Anomalies, CycleSearchTimeout: c.TimeLimit}
+			if err := eo.Validate(); err != nil {
+				return nil, fmt.Errorf("checker %q: %w", c.Kind, err)
+			}
+			if c.Kind == "list-append" {
+				out[c.Kind] = listappend.Checker(eo)
+			} else {
+				out[c.Kind] = rwregister.Checker(eo)
+			}
 		case "bank":
 			out[c.Kind] = bank.Checker(bank.Options{Total: c.Total, Accounts: c.Accounts, NegativeBalances: c.NegativeBalances, ReadF: c.ReadF, TransferF: c.TransferF})
 		case "long-fork":
