@@ -13,6 +13,7 @@ import (
 
 	"github.com/fatih/color"
 	"github.com/jplan/jplan/checker"
+	"github.com/jplan/jplan/checker/elle"
 	"github.com/jplan/jplan/history"
 	"github.com/jplan/jplan/verdict"
 )
@@ -61,6 +62,10 @@ func cmdCheck(env *cliEnv, args []string) int {
 		fmt.Fprintf(env.stderr, "jplan check: --consistency-model and --anomalies apply to --model list-append or rw-register, not %s\n", *model)
 		return exitBadArgs
 	}
+	if err := (elle.Options{ConsistencyModels: splitList(consistency), Anomalies: splitList(anomalies)}).Validate(); err != nil {
+		fmt.Fprintf(env.stderr, "jplan check: %v\n", err)
+		return exitBadArgs
+	}
 	if *nilReads != "unknown" && *nilReads != "empty" {
 		fmt.Fprintf(env.stderr, "jplan check: --nil-reads %q: want unknown or empty\n", *nilReads)
 		return exitBadArgs
@@ -102,7 +107,7 @@ func cmdCheck(env *cliEnv, args []string) int {
 		}
 	}
 	if *asJSON {
-		writeJSON(env.stdout, res)
+		writeJSON(env.stdout, withIsolation(res, *model))
 	} else {
 		printVerdict(env, res, *out, useColor(env, env.stdout, *noColor))
 	}
@@ -153,4 +158,28 @@ func printVerdictTo(w io.Writer, res checker.Result, out string, colored bool) {
 	if out != "" {
 		fmt.Fprintf(w, "Report: %s\n", filepath.Join(out, "report.html"))
 	}
+}
+
+// isolationJSON is `jplan check -json` for the transactional models: the
+// anomaly types found and the consistency models they rule out, at the
+// top, as Elle's result map has them, then the whole result.
+type isolationJSON struct {
+	Valid        checker.Validity `json:"valid"`
+	AnomalyTypes []string         `json:"anomaly_types"`
+	Not          []string         `json:"not"`
+	AlsoNot      []string         `json:"also_not"`
+	checker.Result
+}
+
+func withIsolation(res checker.Result, model string) any {
+	if model != "list-append" && model != "rw-register" {
+		return res
+	}
+	out := isolationJSON{Valid: res.Valid, AnomalyTypes: []string{}, Not: []string{}, AlsoNot: []string{}, Result: res}
+	if d, ok := res.Results[model].Details.(elle.Result); ok {
+		out.AnomalyTypes = append(out.AnomalyTypes, d.AnomalyTypes...)
+		out.Not = append(out.Not, d.Not...)
+		out.AlsoNot = append(out.AlsoNot, d.AlsoNot...)
+	}
+	return out
 }
