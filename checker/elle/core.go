@@ -113,6 +113,8 @@ func (x *Txn) Mops() []txn.Mop {
 type Txns struct {
 	List   []Txn
 	events []event
+	// Faults are the history's fault intervals, for the findings.
+	Faults []checker.FaultInterval
 }
 
 type event struct {
@@ -123,7 +125,7 @@ type event struct {
 // Prepare gathers the completed client ops of h as transactions. Invocations are
 // matched to the next completion of the same process.
 func Prepare(h []history.Op) (*Txns, error) {
-	t := &Txns{List: make([]Txn, 0, len(h)/2+1), events: make([]event, 0, len(h))}
+	t := &Txns{List: make([]Txn, 0, len(h)/2+1), events: make([]event, 0, len(h)), Faults: checker.FaultIntervals(h)}
 	open := map[int]int{} // process -> position in h of its pending invoke
 	// invokeTxn[i] is 1 + the txn whose invocation is h[i].
 	invokeTxn := make([]int32, len(h))

@@ -3,6 +3,7 @@ package elle
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"html/template"
 	"math"
@@ -18,7 +19,7 @@ import (
 // cycle into copts.Dir, unless it is "".
 func Finish(ctx context.Context, a *Analysis, o Options, copts checker.Options) checker.Result {
 	res := Check(ctx, a, o)
-	out := checker.Result{Valid: res.Valid, Summary: res.Summary(), Details: res}
+	out := checker.Result{Valid: res.Valid, Summary: res.Summary(), Details: res, Findings: findings(a, res)}
 	if copts.Dir == "" || len(res.Cycles) == 0 {
 		return out
 	}
@@ -152,4 +153,84 @@ func writeCycles(dir string, res Result) ([]string, error) {
 		return files, fmt.Errorf("elle: writing anomalies.html: %w", err)
 	}
 	return append([]string{"anomalies.html"}, files...), nil
+}
+
+// maxFindings bounds the cycles the report opens on.
+const maxFindings = 4
+
+// findings are the first cycles, explained, with the transactions that
+// form them and the faults active while they ran; then one line for each
+// anomaly type found without a cycle (G1a, internal, ...).
+func findings(a *Analysis, res Result) []checker.Finding {
+	if res.Valid == checker.True {
+		return nil
+	}
+	byIndex := map[int64]*Txn{}
+	for i := range a.Txns.List {
+		byIndex[a.Txns.List[i].Index] = &a.Txns.List[i]
+	}
+	var out []checker.Finding
+	seen := map[string]bool{}
+	for _, c := range res.Cycles {
+		if len(out) >= maxFindings {
+			break
+		}
+		f := checker.Finding{Title: c.Type, Text: c.Explanation}
+		from, to := int64(math.MaxInt64), int64(math.MinInt64)
+		for i, r := range c.Cycle {
+			x := byIndex[r.Index]
+			d := checker.OpDesc{Process: fmt.Sprint(r.Process), F: "txn", Value: r.Value, Type: r.Type,
+				InvokeIndex: -1, InvokeTime: -1, CompleteIndex: r.Index, CompleteTime: -1}
+			if x != nil {
+				d.Value, d.InvokeIndex, d.InvokeTime, d.CompleteTime = x.Value, x.InvokeIndex, x.InvokeTime, x.Time
+				if x.InvokeIndex >= 0 {
+					from = min(from, x.InvokeTime)
+				}
+				to = max(to, x.Time)
+				from = min(from, x.Time)
+			}
+			role := r.Name
+			if i < len(c.Steps) {
+				role += " (" + c.Steps[i].Type + " → next)"
+			}
+			f.Ops = append(f.Ops, checker.FindingOp{Role: role, OpDesc: d})
+		}
+		if from <= to {
+			f.Faults = checker.FaultsDuring(a.Txns.Faults, from, to)
+		}
+		out = append(out, f)
+		seen[c.Type] = true
+	}
+	for _, t := range res.AnomalyTypes {
+		if seen[t] || isCycleType(t) {
+			continue
+		}
+		n := 0
+		if l, ok := res.Anomalies[t].([]any); ok {
+			n = len(l)
+		}
+		text := fmt.Sprintf("%s: see the checker's details", t)
+		if n > 0 {
+			text = fmt.Sprintf("%d instance(s) of %s; the first: %s", n, t, oneLine(res.Anomalies[t].([]any)[0]))
+		}
+		out = append(out, checker.Finding{Title: t, Text: text})
+	}
+	return out
+}
+
+func isCycleType(t string) bool {
+	_, ok := cycleTypes[t]
+	return ok
+}
+
+// oneLine renders an anomaly instance compactly for a finding's text.
+func oneLine(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	if len(b) > 600 {
+		return string(b[:600]) + "…"
+	}
+	return string(b)
 }

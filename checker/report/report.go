@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/jplan/jplan/checker"
+	"github.com/jplan/jplan/txn"
 )
 
 // Input is what the report shows.
@@ -203,6 +204,14 @@ func toSection(name string, depth int, r checker.Result) (section, error) {
 }
 
 var tmpl = template.Must(template.New("report").Funcs(template.FuncMap{"secs": secs, "value": func(v any) string {
+	// A transaction reads as Jepsen prints it: [[:append 9 2] [:r 9 [1 2]]].
+	if mops, err := txn.Parse(v); err == nil && len(mops) > 0 {
+		parts := make([]string, len(mops))
+		for i, m := range mops {
+			parts[i] = m.String()
+		}
+		return "[" + strings.Join(parts, " ") + "]"
+	}
 	b, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Sprint(v)
@@ -227,7 +236,7 @@ pre{background:#f6f6f6;padding:.8em;overflow:auto;max-height:30em}
 .banner span{display:block;font-size:.55em;font-weight:normal;margin-top:.3em}
 .b-true{background:#2a9d5c}.b-false{background:#d8403b}.b-unknown{background:#d89a1b}
 .finding{border-left:4px solid #d8403b;padding:.2em 1em;margin:1em 0;background:#fdf3f2}
-.finding table{background:#fff}.finding code{white-space:pre-wrap}
+.finding table{background:#fff}.finding p.text{white-space:pre-wrap}.finding code{white-space:pre-wrap}
 .faults{color:#444}
 </style></head><body>
 <h1>{{.Title}}</h1>
@@ -236,7 +245,7 @@ pre{background:#f6f6f6;padding:.8em;overflow:auto;max-height:30em}
 <div class="banner b-{{.Valid}}" id="verdict">{{if eq .Valid "true"}}VALID{{else if eq .Valid "false"}}INVALID{{else}}UNKNOWN{{end}}<span>{{.Summary}}</span></div>
 {{if .Findings}}<h2 id="findings">What went wrong</h2>
 {{range .Findings}}<div class="finding"><h3>{{.Title}} <small>({{.Checker}})</small></h3>
-<p>{{.Text}}</p>
+<p class="text">{{.Text}}</p>
 {{if .Ops}}<table class="ops"><tr><th>role</th><th>process</th><th>f</th><th>value</th><th>outcome</th><th>invoked</th><th>completed</th><th>index</th></tr>
 {{range .Ops}}<tr><td>{{.Role}}</td><td>{{.Process}}</td><td>{{.F}}</td><td><code>{{value .Value}}</code></td><td>{{.Type}}</td><td>{{secs .InvokeTime}}</td><td>{{secs .CompleteTime}}</td><td>{{.InvokeIndex}}</td></tr>
 {{end}}</table>{{end}}
