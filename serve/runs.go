@@ -61,6 +61,7 @@ type Run struct {
 	ActiveFaults    []string `json:"active_faults"`
 	Summary         string   `json:"summary,omitempty"`
 	HasReport       bool     `json:"has_report"`
+	HasHistory      bool     `json:"has_history"`
 	// DurationText and ProgressText are Duration and Progress, for the
 	// pages' script, which writes them as the server would.
 	DurationText string `json:"duration"`
@@ -171,6 +172,7 @@ func (s *scanner) run(ri storage.RunInfo) *Run {
 
 	h := s.history(ri.Dir)
 	r.Ops = h.lines
+	r.HasHistory = h.info != nil
 	for f := range h.faults {
 		r.Faults = append(r.Faults, f)
 	}
