@@ -30,7 +30,7 @@ examples: build
 	$(BIN) fmt -check examples/
 
 unit:
-	$(GO) test -count=1 -timeout 45m ./...
+	./scripts/ensure-chromium.sh && $(GO) test -count=1 -timeout 45m ./...
 
 # Fuzz parse+validate for a bounded time; a crash fails the build and
 # leaves the input under testdata/fuzz for a regression test.
