@@ -377,7 +377,7 @@ func TestBrowser(t *testing.T) {
 			color string
 		}{{valid, "green"}, {invalid, "red"}} {
 			name := want[key(c.out.Dir)].verdict
-			if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/runs/"+key(c.out.Dir)+"/report.html"), chromedp.WaitVisible("p > span.v")); err != nil {
+			if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/runs/"+key(c.out.Dir)+"/report.html"), chromedp.WaitVisible("#verdict")); err != nil {
 				t.Fatal(err)
 			}
 			links, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("a")].map(a => a.href)`))
@@ -385,7 +385,7 @@ func TestBrowser(t *testing.T) {
 				t.Fatal(err)
 			}
 			resolves(t, name+" report", links)
-			banner, err := chromedp.Run(ctx, chromedp.Screenshot(chromedp.CSS("p > span.v")))
+			banner, err := chromedp.Run(ctx, chromedp.Screenshot(chromedp.CSS("#verdict")))
 			if err != nil {
 				t.Fatal(err)
 			}
