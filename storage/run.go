@@ -229,9 +229,12 @@ func writeAtomic(path string, write func(io.Writer) error) error {
 		return fmt.Errorf("storage: writing %s: %w", filepath.Base(path), err)
 	}
 	werr := write(f)
+	// CreateTemp makes the file 0600; a run's files are meant to be read
+	// (by jplan serve, by whoever the run directory is copied to).
+	merr := f.Chmod(0o644)
 	serr := f.Sync()
 	cerr := f.Close()
-	if err := errors.Join(werr, serr, cerr); err != nil {
+	if err := errors.Join(werr, merr, serr, cerr); err != nil {
 		os.Remove(f.Name())
 		return fmt.Errorf("storage: writing %s: %w", filepath.Base(path), err)
 	}
