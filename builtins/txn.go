@@ -18,6 +18,67 @@ import (
 var TxnFunctions = map[string]txn.Kind{
 	"list_append_txn": txn.Append,
 	"rw_register_txn": txn.Write,
+	"long_fork_txn":   txn.Write,
+}
+
+// TxnFiller is a transaction generator's state, shared by every op of one
+// operation: it fixes an op's keys and values when the op is invoked.
+type TxnFiller interface {
+	Fill(shape []txn.SlotMop, seed uint64) []txn.Mop
+}
+
+// NewTxnFiller builds the state for a call of the transaction generator
+// name with options v (null: the defaults).
+func NewTxnFiller(name string, v cty.Value) (TxnFiller, error) {
+	if name == "long_fork_txn" {
+		n, err := longForkGroup(v)
+		if err != nil {
+			return nil, err
+		}
+		return txn.NewLongFork(n)
+	}
+	write, ok := TxnFunctions[name]
+	if !ok {
+		return nil, fmt.Errorf("%s is not a transaction generator", name)
+	}
+	o, err := TxnOptions(write, v)
+	if err != nil {
+		return nil, err
+	}
+	return txn.NewPool(o), nil
+}
+
+// longForkGroup reads long_fork_txn's options: { group_size = n }, 3 by
+// default.
+func longForkGroup(v cty.Value) (int, error) {
+	if v.IsNull() {
+		return 3, nil
+	}
+	if !v.Type().IsObjectType() && !v.Type().IsMapType() {
+		return 0, fmt.Errorf("options must be an object such as { group_size = 3 }, not %s", v.Type().FriendlyName())
+	}
+	n := 3
+	for it := v.ElementIterator(); it.Next(); {
+		k, e := it.Element()
+		if k.AsString() != "group_size" {
+			return 0, fmt.Errorf("unknown option %q; expected group_size", k.AsString())
+		}
+		if !e.IsKnown() {
+			continue
+		}
+		if e.IsNull() {
+			return 0, fmt.Errorf("option group_size is null")
+		}
+		g, err := txnInt("group_size", e)
+		if err != nil {
+			return 0, err
+		}
+		n = g
+	}
+	if n < 1 || n > 1024 {
+		return 0, fmt.Errorf("group_size must be between 1 and 1024, not %d", n)
+	}
+	return n, nil
 }
 
 // txnOptionNames are the attributes a transaction generator's options
@@ -125,6 +186,17 @@ func txnEntries() []entry {
 		}
 	}
 	return []entry{
+		{Doc{
+			Name: "long_fork_txn", Category: CategoryRandom,
+			Signature: "long_fork_txn(options)",
+			Description: "Generates Jepsen's long-fork workload for the `txn` operation of a plan: each op is either " +
+				"a write of a fresh key, `[[\"w\", k, 1]]` (keys 0, 1, 2... in order, each written once), or a read of " +
+				"every key of one group of `group_size` consecutive keys (default 3), in random order, " +
+				"`[[\"r\", k1, null], [\"r\", k2, null], ...]`, picking one of the three groups most recently written " +
+				"to. Check it with `checker \"long-fork\"`. options is `{ group_size = n }`, or omitted. Like " +
+				"list_append_txn, only valid as the whole of an operation's value; keys are fixed when the op is invoked.",
+			Example: `long_fork_txn({ group_size = 2 })`,
+		}, func(s Scope) function.Function { return longForkFunc(s) }},
 		{doc("list_append_txn", "list-append", "append", `list_append_txn({ key_count = 5, max_length = 8 })`),
 			func(s Scope) function.Function { return txnFunc(s, "list_append_txn", txn.Append) }},
 		{doc("rw_register_txn", "rw-register", "w", `rw_register_txn({ max_writes_per_key = 32 })`),
@@ -167,6 +239,39 @@ func txnFunc(s Scope, name string, write txn.Kind) function.Function {
 				mops[i] = cty.TupleVal([]cty.Value{cty.StringVal(f), cty.NumberIntVal(int64(m.Slot)), cty.NullVal(cty.DynamicPseudoType)})
 			}
 			return cty.TupleVal(mops), nil
+		},
+	})
+}
+
+// longForkFunc draws a long-fork op's shape: a write, or a read of one of
+// the recent groups (["w"|"r", slot, null]).
+func longForkFunc(s Scope) function.Function {
+	return function.New(&function.Spec{
+		VarParam: &function.Parameter{Name: "options", Type: cty.DynamicPseudoType, AllowNull: true, AllowUnknown: true},
+		Type:     function.StaticReturnType(cty.DynamicPseudoType),
+		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			if len(args) > 1 {
+				return cty.NilVal, fmt.Errorf("long_fork_txn takes at most one argument, an options object")
+			}
+			opt := cty.NullVal(cty.DynamicPseudoType)
+			if len(args) == 1 {
+				opt = args[0]
+			}
+			if _, err := longForkGroup(opt); err != nil {
+				return cty.NilVal, function.NewArgError(0, err)
+			}
+			if s.NoRandom || (s.Rand == nil && !s.Validate) {
+				return cty.NilVal, fmt.Errorf("long_fork_txn can only be called as an operation's value")
+			}
+			if s.Validate {
+				return cty.DynamicVal, nil
+			}
+			m := txn.LongForkShape(s.Rand)[0]
+			f := "r"
+			if m.Write {
+				f = "w"
+			}
+			return cty.TupleVal([]cty.Value{cty.TupleVal([]cty.Value{cty.StringVal(f), cty.NumberIntVal(int64(m.Slot)), cty.NullVal(cty.DynamicPseudoType)})}), nil
 		},
 	})
 }

@@ -33,7 +33,7 @@ type OpSpec struct {
 	// pool is set when the value is a transaction generator's call
 	// (list_append_txn, rw_register_txn): the keys and per-key counters
 	// every op of this operation draws from when it is invoked.
-	pool *txn.Pool
+	pool builtins.TxnFiller
 }
 
 // OpSpec returns the named operation, or nil.
@@ -47,8 +47,8 @@ func (e *Evaluator) OpSpec(name string) *OpSpec {
 		s.ClientKind = e.Plan.Client.Kind
 	}
 	s.Timeout, _ = duration(o.Timeout, e.root, "timeout", 0, false)
-	if opts, ok, _ := e.txnOptions(o); ok {
-		s.pool = txn.NewPool(opts)
+	if pool, ok, _ := e.txnFiller(o); ok {
+		s.pool = pool
 	}
 	return s
 }
@@ -104,7 +104,7 @@ func (s *OpSpec) Value(r *rand.Rand) (any, error) {
 // txnValue is a transaction whose keys and write values are drawn from the
 // operation's pool when the op is invoked (generator.Deferred).
 type txnValue struct {
-	pool  *txn.Pool
+	pool  builtins.TxnFiller
 	shape []txn.SlotMop
 }
 
@@ -112,31 +112,31 @@ func (t txnValue) Resolve(seed uint64) (any, error) {
 	return txn.Value(t.pool.Fill(t.shape, seed)), nil
 }
 
-// txnOptions recognises an operation whose whole value is a transaction
-// generator's call and evaluates its options (at the plan's top level:
-// they are fixed for the run). ok is false for any other value.
-func (e *Evaluator) txnOptions(o *lang.Operation) (txn.GenOptions, bool, hcl.Diagnostics) {
+// txnFiller recognises an operation whose whole value is a transaction
+// generator's call and builds its state from its options (evaluated at
+// the plan's top level: they are fixed for the run). ok is false for any
+// other value.
+func (e *Evaluator) txnFiller(o *lang.Operation) (builtins.TxnFiller, bool, hcl.Diagnostics) {
 	call, isCall := o.Value.(*hclsyntax.FunctionCallExpr)
 	if !isCall {
-		return txn.GenOptions{}, false, nil
+		return nil, false, nil
 	}
-	write, isTxn := builtins.TxnFunctions[call.Name]
-	if !isTxn {
-		return txn.GenOptions{}, false, nil
+	if _, isTxn := builtins.TxnFunctions[call.Name]; !isTxn {
+		return nil, false, nil
 	}
 	opt := cty.NullVal(cty.DynamicPseudoType)
 	if len(call.Args) == 1 {
 		v, diags := call.Args[0].Value(e.root)
 		if diags.HasErrors() {
-			return txn.GenOptions{}, false, diags
+			return nil, false, diags
 		}
 		opt = v
 	}
-	opts, err := builtins.TxnOptions(write, opt)
+	f, err := builtins.NewTxnFiller(call.Name, opt)
 	if err != nil {
-		return txn.GenOptions{}, false, hcl.Diagnostics{valueDiag(o.Value, "value", err.Error())}
+		return nil, false, hcl.Diagnostics{valueDiag(o.Value, "value", err.Error())}
 	}
-	return opts, true, nil
+	return f, true, nil
 }
 
 func (s *OpSpec) input(node Node, op history.Op) OpInput {

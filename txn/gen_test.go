@@ -125,3 +125,43 @@ func TestGenOptionsCheck(t *testing.T) {
 		}
 	}
 }
+
+func TestLongFork(t *testing.T) {
+	g, err := NewLongFork(3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	written := map[int64]bool{}
+	reads := 0
+	for i := range 3000 {
+		r := rand.New(rand.NewPCG(1, uint64(i)))
+		mops := g.Fill(LongForkShape(r), 1)
+		if len(mops) == 1 && mops[0].Kind == Write {
+			k := mops[0].Key.(int64)
+			if written[k] || mops[0].Value != int64(1) {
+				t.Fatalf("write %v: keys are written once, with 1", mops[0])
+			}
+			written[k] = true
+			continue
+		}
+		reads++
+		if len(mops) != 3 {
+			t.Fatalf("read of %d keys, want the group's 3", len(mops))
+		}
+		group := mops[0].Key.(int64) / 3
+		seen := map[int64]bool{}
+		for _, m := range mops {
+			k := m.Key.(int64)
+			if m.Kind != Read || k/3 != group || seen[k] {
+				t.Fatalf("read %v is not one group's keys each once", mops)
+			}
+			seen[k] = true
+		}
+	}
+	if reads < 1000 || len(written) < 1000 {
+		t.Fatalf("%d reads, %d writes", reads, len(written))
+	}
+	if _, err := NewLongFork(0); err == nil {
+		t.Error("group size 0 accepted")
+	}
+}
