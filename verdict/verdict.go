@@ -7,10 +7,12 @@ package verdict
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/jplan/jplan/checker"
 	"github.com/jplan/jplan/checker/bank"
@@ -35,6 +37,12 @@ const (
 // history.edn when that is all there is), a .jsonl file, or an .edn file.
 // dir is the run directory when path was one.
 func ReadHistory(path string) (h []history.Op, dir string, err error) {
+	return ReadHistoryWatched(path, nil)
+}
+
+// ReadHistoryWatched is ReadHistory with watch (when not nil) wrapping the
+// file as it is read, with its name and size: for a progress display.
+func ReadHistoryWatched(path string, watch func(r io.Reader, name string, size int64) io.Reader) (h []history.Op, dir string, err error) {
 	info, err := os.Stat(path)
 	if err != nil {
 		return nil, "", fmt.Errorf("reading history: %w", err)
@@ -54,10 +62,18 @@ func ReadHistory(path string) (h []history.Op, dir string, err error) {
 		return nil, "", fmt.Errorf("reading history: %w", err)
 	}
 	defer f.Close()
+	var rd io.Reader = f
+	if watch != nil {
+		size := int64(0)
+		if st, err := f.Stat(); err == nil {
+			size = st.Size()
+		}
+		rd = watch(f, filepath.Base(path), size)
+	}
 	if strings.HasSuffix(path, ".edn") {
-		h, err = history.ReadEDN(f)
+		h, err = history.ReadEDN(rd)
 	} else {
-		h, err = history.ReadJSONL(f)
+		h, err = history.ReadJSONL(rd)
 	}
 	if err != nil {
 		return nil, "", fmt.Errorf("reading history %s: %w", path, err)
@@ -165,6 +181,46 @@ func Checkers(cfgs []eval.CheckerConfig) (map[string]checker.Checker, error) {
 // unknown with the reason. When h has clock-fault completions, the clock
 // plot (checker.ClockPlot) is added to the checkers asked for.
 func Check(ctx context.Context, h []history.Op, cfgs []eval.CheckerConfig, opts checker.Options) checker.Result {
+	return CheckTracked(ctx, h, cfgs, opts, nil)
+}
+
+// Tracker says which checkers are still running, for a progress display.
+type Tracker struct {
+	mu      sync.Mutex
+	running map[string]bool
+	total   int
+}
+
+// Running lists the checkers not finished yet, sorted, and how many there
+// are in all.
+func (t *Tracker) Running() (names []string, total int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for n := range t.running {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names, t.total
+}
+
+type tracked struct {
+	checker.Checker
+	t    *Tracker
+	name string
+}
+
+func (c tracked) Check(ctx context.Context, h []history.Op, opts checker.Options) checker.Result {
+	defer func() {
+		c.t.mu.Lock()
+		delete(c.t.running, c.name)
+		c.t.mu.Unlock()
+	}()
+	return c.Checker.Check(ctx, h, opts)
+}
+
+// CheckTracked is Check, recording in t (when not nil) which checkers are
+// still running.
+func CheckTracked(ctx context.Context, h []history.Op, cfgs []eval.CheckerConfig, opts checker.Options, t *Tracker) checker.Result {
 	cs, err := Checkers(cfgs)
 	if err != nil {
 		return checker.Result{Valid: checker.Unknown, Error: err.Error()}
@@ -175,6 +231,15 @@ func Check(ctx context.Context, h []history.Op, cfgs []eval.CheckerConfig, opts 
 	// Clock faults' offsets are plotted whether or not the plan asked.
 	if _, ok := cs["clock"]; !ok && checker.HasClockOps(h) {
 		cs["clock"] = checker.ClockPlot()
+	}
+	if t != nil {
+		t.mu.Lock()
+		t.running, t.total = map[string]bool{}, len(cs)
+		for n, c := range cs {
+			t.running[n] = true
+			cs[n] = tracked{Checker: c, t: t, name: n}
+		}
+		t.mu.Unlock()
 	}
 	return checker.Run(ctx, checker.Compose(cs), h, opts)
 }

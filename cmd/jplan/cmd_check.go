@@ -15,6 +15,7 @@ import (
 	"github.com/jplan/jplan/checker"
 	"github.com/jplan/jplan/checker/elle"
 	"github.com/jplan/jplan/history"
+	"github.com/jplan/jplan/progress"
 	"github.com/jplan/jplan/verdict"
 )
 
@@ -79,7 +80,13 @@ func cmdCheck(env *cliEnv, args []string) int {
 		}
 		init = v
 	}
-	h, dir, err := verdict.ReadHistory(path)
+	// Big histories take a while: progress on stderr (a live line on a
+	// terminal; elsewhere a line every 10 s, none for quick checks).
+	pr := progress.New(env.stderr, isTerminal(env.stderr) && env.getenv("TERM") != "dumb")
+	h, dir, err := verdict.ReadHistoryWatched(path, func(r io.Reader, name string, size int64) io.Reader {
+		return pr.Reader(r, size, "reading "+name)
+	})
+	pr.Done()
 	if err != nil {
 		fmt.Fprintf(env.stderr, "jplan check: %v\n", err)
 		return exitFailed
@@ -97,7 +104,13 @@ func cmdCheck(env *cliEnv, args []string) int {
 	defer stop()
 	cfgs := verdict.DefaultCheckers(verdict.CheckOptions{Model: *model, Initial: init, Stats: *withStats, StrictNilReads: *nilReads == "empty",
 		ConsistencyModels: splitList(consistency), Anomalies: splitList(anomalies)})
-	res := verdict.Check(ctx, h, cfgs, checker.Options{Dir: *out, TimeLimit: *timeLimit})
+	var tr verdict.Tracker
+	stopProgress := pr.Every(time.Second, func() string {
+		running, total := tr.Running()
+		return fmt.Sprintf("checking %d ops: %d of %d checkers done; running %s", len(h), total-len(running), total, strings.Join(running, ", "))
+	})
+	res := verdict.CheckTracked(ctx, h, cfgs, checker.Options{Dir: *out, TimeLimit: *timeLimit}, &tr)
+	stopProgress()
 	if *out != "" {
 		if err := checker.WriteResults(filepath.Join(*out, "results.json"), res); err != nil {
 			fmt.Fprintf(env.stderr, "jplan check: %v\n", err)

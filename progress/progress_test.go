@@ -1,0 +1,63 @@
+package progress
+
+import (
+	"bytes"
+	"io"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestTerminalRewritesOneLine(t *testing.T) {
+	var b bytes.Buffer
+	r := New(&b, true)
+	r.Update("reading: %d%%", 10)
+	time.Sleep(termEvery + 10*time.Millisecond)
+	r.Update("reading: %d%%", 20)
+	r.Update("reading: %d%%", 30) // too soon: dropped
+	r.Done()
+	out := b.String()
+	if strings.Count(out, "\r\033[K") != 3 || !strings.Contains(out, "reading: 10%") || !strings.Contains(out, "reading: 20%") || strings.Contains(out, "30%") {
+		t.Fatalf("%q", out)
+	}
+	if strings.Contains(out, "\n") {
+		t.Errorf("a terminal status is one line rewritten, not new lines: %q", out)
+	}
+}
+
+func TestPipeQuietForQuickWork(t *testing.T) {
+	var b bytes.Buffer
+	r := New(&b, false)
+	r.Interval = 50 * time.Millisecond
+	r.Update("checking") // before Interval has passed: nothing
+	if b.Len() != 0 {
+		t.Fatalf("quick work printed %q", b.String())
+	}
+	time.Sleep(60 * time.Millisecond)
+	r.Update("checking a")
+	r.Update("checking b") // within Interval of the last: nothing
+	r.Done()
+	if got := b.String(); strings.Count(got, "\n") != 1 || !strings.Contains(got, "checking a") || strings.Contains(got, "\r") {
+		t.Fatalf("%q", got)
+	}
+}
+
+func TestReaderAndEvery(t *testing.T) {
+	var b bytes.Buffer
+	r := New(&b, true)
+	data := strings.Repeat("x", 3<<20)
+	if _, err := io.Copy(io.Discard, r.Reader(strings.NewReader(data), int64(len(data)), "history.edn")); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "history.edn: ") || !strings.Contains(b.String(), "of 3 MB)") {
+		t.Errorf("%q", b.String())
+	}
+	b.Reset()
+	stop := r.Every(20*time.Millisecond, func() string { return "waiting for list-append" })
+	time.Sleep(150 * time.Millisecond)
+	stop()
+	stop() // idempotent
+	if !strings.Contains(b.String(), "waiting for list-append") || !strings.HasSuffix(b.String(), "\r\033[K") {
+		t.Errorf("%q", b.String())
+	}
+}
