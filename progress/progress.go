@@ -7,6 +7,7 @@ package progress
 import (
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
 )
@@ -24,10 +25,11 @@ type Reporter struct {
 	// Interval between lines off a terminal; DefaultInterval if zero.
 	Interval time.Duration
 
-	mu    sync.Mutex
-	start time.Time
-	last  time.Time
-	shown bool // a terminal line is on screen
+	mu       sync.Mutex
+	start    time.Time
+	last     time.Time
+	shown    bool   // a terminal line is on screen
+	lastLine string // the last line written through Log
 }
 
 // New returns a reporter writing to w, which is a terminal or not.
@@ -139,4 +141,36 @@ func size(n int64) string {
 		return fmt.Sprintf("%.0f kB", float64(n)/(1<<10))
 	}
 	return fmt.Sprintf("%d B", n)
+}
+
+// Log returns a writer for log lines that go to the same place as the
+// status: on a terminal it clears the status line first, so log lines
+// print above it. Writes should be whole lines.
+func (r *Reporter) Log() io.Writer { return logWriter{r} }
+
+type logWriter struct{ r *Reporter }
+
+func (l logWriter) Write(p []byte) (int, error) {
+	l.r.mu.Lock()
+	defer l.r.mu.Unlock()
+	if l.r.shown {
+		fmt.Fprint(l.r.w, "\r\033[K")
+		l.r.shown = false
+		// Show the status again at the next update, however soon.
+		l.r.last = time.Time{}
+	}
+	if line := strings.TrimSpace(string(p)); line != "" {
+		if i := strings.LastIndexByte(line, '\n'); i >= 0 {
+			line = line[i+1:]
+		}
+		l.r.lastLine = line
+	}
+	return l.r.w.Write(p)
+}
+
+// LastLog is the last line written through Log.
+func (r *Reporter) LastLog() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.lastLine
 }

@@ -61,3 +61,15 @@ func TestReaderAndEvery(t *testing.T) {
 		t.Errorf("%q", b.String())
 	}
 }
+
+func TestLogClearsTheStatus(t *testing.T) {
+	var b bytes.Buffer
+	r := New(&b, true)
+	r.Update("building")
+	io.WriteString(r.Log(), "started n1\n")
+	r.Update("building") // shown again at once, below the log line
+	got := b.String()
+	if want := "\r\033[K   0.0s  building\r\033[Kstarted n1\n\r\033[K   0.0s  building"; got != want {
+		t.Fatalf("%q, want %q", got, want)
+	}
+}

@@ -10,8 +10,10 @@ import (
 	"os/signal"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/jplan/jplan/cluster"
+	"github.com/jplan/jplan/progress"
 )
 
 func init() {
@@ -86,7 +88,24 @@ func runCluster(env *cliEnv, args []string) int {
 
 	switch sub {
 	case "up":
+		// Building the image and booting nodes take a while: on a
+		// terminal, a live line says how long so far (log lines print
+		// above it); pipes get the log lines alone.
+		var stopProgress func()
+		if isTerminal(env.stderr) && env.getenv("TERM") != "dumb" {
+			pr := progress.New(env.stderr, true)
+			opts.Log = pr.Log()
+			stopProgress = pr.Every(time.Second, func() string {
+				if l := pr.LastLog(); l != "" {
+					return "cluster up; last: " + l
+				}
+				return "cluster up"
+			})
+		}
 		info, err := cluster.Up(ctx, opts)
+		if stopProgress != nil {
+			stopProgress()
+		}
 		if err != nil {
 			fmt.Fprintf(env.stderr, "jplan cluster up: %v\n", err)
 			return exitInvalid
