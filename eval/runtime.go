@@ -35,6 +35,9 @@ type OpSpec struct {
 	// (list_append_txn, rw_register_txn): the keys and per-key counters
 	// every op of this operation draws from when it is invoked.
 	pool builtins.TxnFiller
+	// fast computes the value without HCL when the expression is simple
+	// enough (fastvalue.go); nil otherwise.
+	fast fastValue
 
 	// valueCtx is the value expression's context, built once: making the
 	// function table costs far more than evaluating a small expression,
@@ -66,6 +69,8 @@ func (e *Evaluator) OpSpec(name string) *OpSpec {
 	s.Timeout, _ = duration(o.Timeout, e.root, "timeout", 0, false)
 	if pool, ok, _ := e.txnFiller(o); ok {
 		s.pool = pool
+	} else if o.Value != nil {
+		s.fast = e.compileFast(o.Value)
 	}
 	return s
 }
@@ -99,6 +104,9 @@ func diagError(diags hcl.Diagnostics) error {
 func (s *OpSpec) Value(r *rand.Rand) (any, error) {
 	if s.Op.Value == nil {
 		return nil, nil
+	}
+	if s.fast != nil && r != nil {
+		return s.fast(r), nil
 	}
 	v, diags := s.evalValue(r)
 	if err := diagError(diags); err != nil {
