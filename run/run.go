@@ -379,9 +379,10 @@ func (t *teeRecorder) Append(op history.Op) error {
 }
 
 // ops is the history in index order (the interpreter records it in that
-// order already; the sort is a guard).
+// order already; the sort is a guard). It is called once, after the run:
+// the tee lets go of its copy.
 func (t *teeRecorder) ops() []history.Op {
-	out := t.mem.Ops()
+	out := t.mem.Take()
 	less := func(i, j int) bool { return out[i].Index < out[j].Index }
 	if !sort.SliceIsSorted(out, less) {
 		sort.SliceStable(out, less)
