@@ -74,6 +74,22 @@ func finiteArg(args []cty.Value, i int, name string) (float64, error) {
 	return f, nil
 }
 
+// RandomInt is random_int's draw: uniform in [lo, hi], both included
+// (lo <= hi). Operation values that are simple enough skip HCL and call it
+// directly (eval's fast path), drawing exactly what random_int would.
+func RandomInt(r *rand.Rand, lo, hi int64) int64 {
+	// Unsigned arithmetic covers the whole int64 range without overflow;
+	// hi-lo wraps to the right span.
+	span := uint64(hi) - uint64(lo)
+	var off uint64
+	if span == math.MaxUint64 {
+		off = r.Uint64()
+	} else {
+		off = r.Uint64N(span + 1)
+	}
+	return int64(uint64(lo) + off)
+}
+
 func randomEntries() []entry {
 	num := func(name string) function.Parameter { return function.Parameter{Name: name, Type: cty.Number} }
 	return []entry{
@@ -107,16 +123,7 @@ func randomEntries() []entry {
 				draw: func(r *rand.Rand, args []cty.Value, _ cty.Type) (cty.Value, error) {
 					lo, _ := wholeArg(args, 0, "min")
 					hi, _ := wholeArg(args, 1, "max")
-					// Unsigned arithmetic covers the whole int64 range
-					// without overflow; hi-lo wraps to the right span.
-					span := uint64(hi) - uint64(lo)
-					var off uint64
-					if span == math.MaxUint64 {
-						off = r.Uint64()
-					} else {
-						off = r.Uint64N(span + 1)
-					}
-					return cty.NumberIntVal(int64(uint64(lo) + off)), nil
+					return cty.NumberIntVal(RandomInt(r, lo, hi)), nil
 				},
 			})
 		}},

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -34,7 +35,26 @@ type OpSpec struct {
 	// (list_append_txn, rw_register_txn): the keys and per-key counters
 	// every op of this operation draws from when it is invoked.
 	pool builtins.TxnFiller
+	// fast computes the value without HCL when the expression is simple
+	// enough (fastvalue.go); nil otherwise.
+	fast fastValue
+
+	// valueCtx is the value expression's context, built once: making the
+	// function table costs far more than evaluating a small expression,
+	// and Value runs for every op. Its random functions draw from src,
+	// which is pointed at each call's generator randomness. mu guards
+	// both; a concurrent caller builds its own context instead of waiting.
+	mu       sync.Mutex
+	valueCtx *hcl.EvalContext
+	src      *randVia
 }
+
+// randVia is a rand.Source drawing from another *rand.Rand. A rand.Rand
+// over it yields exactly what that Rand itself would: every method of
+// rand.Rand is computed from its source's Uint64 alone.
+type randVia struct{ r *rand.Rand }
+
+func (v *randVia) Uint64() uint64 { return v.r.Uint64() }
 
 // OpSpec returns the named operation, or nil.
 func (e *Evaluator) OpSpec(name string) *OpSpec {
@@ -49,6 +69,8 @@ func (e *Evaluator) OpSpec(name string) *OpSpec {
 	s.Timeout, _ = duration(o.Timeout, e.root, "timeout", 0, false)
 	if pool, ok, _ := e.txnFiller(o); ok {
 		s.pool = pool
+	} else if o.Value != nil {
+		s.fast = e.compileFast(o.Value)
 	}
 	return s
 }
@@ -83,7 +105,10 @@ func (s *OpSpec) Value(r *rand.Rand) (any, error) {
 	if s.Op.Value == nil {
 		return nil, nil
 	}
-	v, diags := s.Op.Value.Value(s.e.OpContext(s.Op, OpInput{Rand: r}, cty.NilVal))
+	if s.fast != nil && r != nil {
+		return s.fast(r), nil
+	}
+	v, diags := s.evalValue(r)
 	if err := diagError(diags); err != nil {
 		return nil, fmt.Errorf("operation %q value: %w", s.Op.Name, err)
 	}
@@ -99,6 +124,22 @@ func (s *OpSpec) Value(r *rand.Rand) (any, error) {
 		return nil, fmt.Errorf("operation %q value at %s: %w", s.Op.Name, s.Op.Value.Range(), err)
 	}
 	return out, nil
+}
+
+// evalValue evaluates the value expression drawing from r, in the cached
+// context when it is free.
+func (s *OpSpec) evalValue(r *rand.Rand) (cty.Value, hcl.Diagnostics) {
+	if r == nil || !s.mu.TryLock() {
+		return s.Op.Value.Value(s.e.OpContext(s.Op, OpInput{Rand: r}, cty.NilVal))
+	}
+	defer s.mu.Unlock()
+	if s.valueCtx == nil {
+		s.src = &randVia{}
+		s.valueCtx = s.e.OpContext(s.Op, OpInput{Rand: rand.New(s.src)}, cty.NilVal)
+	}
+	s.src.r = r
+	defer func() { s.src.r = nil }()
+	return s.Op.Value.Value(s.valueCtx)
 }
 
 // txnValue is a transaction whose keys and write values are drawn from the

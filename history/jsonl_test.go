@@ -314,3 +314,32 @@ func BenchmarkReadJSONL(b *testing.B) {
 	}
 	b.ReportMetric(float64(100000*b.N)/b.Elapsed().Seconds(), "ops/s")
 }
+
+// TestWriterSkipsUnencodable: an op that cannot be encoded fails its
+// Append and leaves nothing of itself in the stream, even when encoding
+// fails after part of the line was written; the ops around it are intact.
+func TestWriterSkipsUnencodable(t *testing.T) {
+	var buf bytes.Buffer
+	w := NewWriter(&buf)
+	good := sampleOps()
+	if err := w.Append(good[0]); err != nil {
+		t.Fatal(err)
+	}
+	bad := Op{Index: 99, Type: Invoke, Process: 0, F: "write", Value: []any{int64(1), math.Inf(1)}}
+	if err := w.Append(bad); err == nil {
+		t.Fatal("appending an infinite value did not fail")
+	}
+	if err := w.Append(good[1]); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadJSONL(&buf)
+	if err != nil {
+		t.Fatalf("stream is not valid JSONL: %v\n%s", err, buf.String())
+	}
+	if !reflect.DeepEqual(got, good[:2]) {
+		t.Fatalf("got %v, want %v", got, good[:2])
+	}
+}

@@ -46,10 +46,6 @@ type Writer struct {
 	closeErr  error
 }
 
-// encBufs recycles per-Append encoding buffers so the hot path allocates
-// nothing in the steady state.
-var encBufs = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}
-
 // NewWriter returns a Writer appending to w and starts its background
 // flusher. Call Close to stop it and flush the tail.
 func NewWriter(w io.Writer) *Writer {
@@ -82,31 +78,30 @@ func (w *Writer) flushLoop() {
 // Append encodes op and adds it to the buffer. It returns an error if the op
 // cannot be encoded (the op is then not written) or if an earlier write to
 // the underlying writer failed.
+//
+// The op is encoded straight into the buffer, under the lock: encoding
+// takes a fraction of a microsecond, and a run has one appender (the
+// interpreter), for which a separate buffer and a copy cost more than the
+// lock is ever held.
 func (w *Writer) Append(op Op) error {
-	bp := encBufs.Get().(*[]byte)
-	line, err := AppendJSON((*bp)[:0], &op)
-	if err != nil {
-		*bp = line
-		encBufs.Put(bp)
-		return fmt.Errorf("history: encoding op: %w", err)
-	}
-	line = append(line, '\n')
-
 	w.mu.Lock()
 	if w.closed {
 		w.mu.Unlock()
-		encBufs.Put(bp)
 		return ErrClosed
 	}
 	if w.err != nil {
 		err := w.err
 		w.mu.Unlock()
-		encBufs.Put(bp)
 		return err
 	}
-	w.buf = append(w.buf, line...)
-	*bp = line
-	encBufs.Put(bp)
+	n := len(w.buf)
+	line, err := AppendJSON(w.buf, &op)
+	if err != nil {
+		w.buf = line[:n]
+		w.mu.Unlock()
+		return fmt.Errorf("history: encoding op: %w", err)
+	}
+	w.buf = append(line, '\n')
 	if len(w.buf) < flushThreshold {
 		w.mu.Unlock()
 		return nil

@@ -365,26 +365,28 @@ func nodeNames(nodes []eval.Node) []string {
 	return out
 }
 
-// teeRecorder streams the history to the store and keeps it for checking.
+// teeRecorder streams the history to the store and keeps it for checking,
+// in a MemRecorder's chunks: a growing slice would copy the whole history
+// at every doubling, on the interpreter's goroutine.
 type teeRecorder struct {
 	w   runner.Recorder
-	mu  sync.Mutex
-	buf []history.Op
+	mem runner.MemRecorder
 }
 
 func (t *teeRecorder) Append(op history.Op) error {
-	t.mu.Lock()
-	t.buf = append(t.buf, op)
-	t.mu.Unlock()
+	t.mem.Append(op)
 	return t.w.Append(op)
 }
 
+// ops is the history in index order (the interpreter records it in that
+// order already; the sort is a guard). It is called once, after the run:
+// the tee lets go of its copy.
 func (t *teeRecorder) ops() []history.Op {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	out := make([]history.Op, len(t.buf))
-	copy(out, t.buf)
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Index < out[j].Index })
+	out := t.mem.Take()
+	less := func(i, j int) bool { return out[i].Index < out[j].Index }
+	if !sort.SliceIsSorted(out, less) {
+		sort.SliceStable(out, less)
+	}
 	return out
 }
 

@@ -53,7 +53,7 @@ checker "linearizable" { model = "cas-register" }
 checker "stats" {}
 `
 
-func writePlan(t *testing.T, src string) string {
+func writePlan(t testing.TB, src string) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "plan.hcl")
 	if err := os.WriteFile(p, []byte(src), 0o644); err != nil {

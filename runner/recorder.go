@@ -54,6 +54,21 @@ func (m *MemRecorder) Ops() []history.Op {
 	return out
 }
 
+// Take returns the history and empties the recorder. Unlike Ops it lets
+// go of the chunks, so what comes after recording (checking a big
+// history) has one copy of it in memory, not two.
+func (m *MemRecorder) Take() []history.Op {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]history.Op, 0, m.n)
+	for i, c := range m.chunks {
+		out = append(out, c...)
+		m.chunks[i] = nil
+	}
+	m.chunks, m.n = nil, 0
+	return out
+}
+
 type tee []Recorder
 
 // Tee records to every recorder in turn (e.g. a streaming JSONL writer and a

@@ -534,3 +534,29 @@ func TestCancelDuringLongSleep(t *testing.T) {
 		t.Fatalf("summary %+v, history %v, nemesis %q", sum, rec.Ops(), nem.Calls())
 	}
 }
+
+// TestMemRecorderTake: Take returns every op in order across chunks and
+// leaves the recorder empty and usable.
+func TestMemRecorderTake(t *testing.T) {
+	rec := runner.NewMemRecorder()
+	const n = 3*4096 + 17
+	for i := 0; i < n; i++ {
+		rec.Append(history.Op{Index: int64(i), F: "read"})
+	}
+	h := rec.Take()
+	if len(h) != n {
+		t.Fatalf("took %d ops, want %d", len(h), n)
+	}
+	for i, op := range h {
+		if op.Index != int64(i) {
+			t.Fatalf("op %d has index %d", i, op.Index)
+		}
+	}
+	if rec.Len() != 0 || len(rec.Take()) != 0 {
+		t.Fatal("the recorder still holds ops after Take")
+	}
+	rec.Append(history.Op{Index: 7})
+	if got := rec.Ops(); len(got) != 1 || got[0].Index != 7 {
+		t.Fatalf("after Take, recorded %v", got)
+	}
+}

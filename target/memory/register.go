@@ -123,6 +123,21 @@ func (r *Register) pause(ctx context.Context) error {
 		runtime.Gosched()
 		return ctx.Err()
 	}
+	return r.sleep(ctx)
+}
+
+// settle is the pause after an op takes effect. Without jitter it does not
+// yield: the yield before the op already lets peers interleave, and the
+// worker's send of its completion is a scheduling point of its own.
+func (r *Register) settle(ctx context.Context) error {
+	if r.opts.Jitter <= 0 {
+		return ctx.Err()
+	}
+	return r.sleep(ctx)
+}
+
+// sleep waits a random time below Jitter.
+func (r *Register) sleep(ctx context.Context) error {
 	r.mu.Lock()
 	d := time.Duration(r.rng.Int64N(int64(r.opts.Jitter)))
 	r.mu.Unlock()
@@ -197,7 +212,7 @@ func (c *client) Invoke(ctx context.Context, op history.Op) (history.Op, error) 
 		// Applied, but the reply was lost.
 		return op, errIndeterminate
 	}
-	if err := r.pause(ctx); err != nil {
+	if err := r.settle(ctx); err != nil {
 		return op, err
 	}
 	return out, nil
