@@ -198,7 +198,7 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 		sum, err := runner.Run(ctx, cfg)
 		out.Summary = sum
 		out.Interrupted = sum.Interrupted || ctx.Err() != nil
-		logf("recorded %d ops in %v (%d ok, %d fail, %d info)", sum.Entries, sum.Elapsed.Round(time.Millisecond), sum.OK, sum.Fail, sum.Info)
+		logf("recorded %d ops (%d history entries) in %v (%d ok, %d fail, %d info)", sum.OK+sum.Fail+sum.Info, sum.Entries, sum.Elapsed.Round(time.Millisecond), sum.OK, sum.Fail, sum.Info)
 		return err
 	}()
 	status("teardown", nil)
