@@ -17,10 +17,11 @@ import (
 	"github.com/jplan/jplan/history"
 	"github.com/jplan/jplan/progress"
 	"github.com/jplan/jplan/verdict"
+	"github.com/spf13/pflag"
 )
 
 func init() {
-	register("check", "judge a recorded history (a run directory, history.jsonl or Jepsen's history.edn)", cmdCheck)
+	register("check", "judge a recorded history (a run directory, history.jsonl or Jepsen's history.edn)", "check [flags] PATH\n\nChecks a history: PATH is a run directory (its history.jsonl), a\nhistory.jsonl file, or a Jepsen history.edn. Exit status: 0 valid, 1 invalid,\n2 unknown, 3 usage, 4 the history could not be read.", cmdCheck)
 }
 
 // Exit codes of commands that judge histories (check, run).
@@ -28,12 +29,11 @@ const (
 	exitValid   = 0
 	exitFalse   = 1
 	exitUnknown = 2
-	exitBadArgs = 3 // usage errors, for commands whose 2 means unknown
+	exitBadArgs = exitUsage
 	exitFailed  = 4 // the command could not finish: unreadable history, failed setup...
 )
 
-func cmdCheck(env *cliEnv, args []string) int {
-	fs := newFlagSet("check", "check [flags] PATH\n\nChecks a history: PATH is a run directory (its history.jsonl), a\nhistory.jsonl file, or a Jepsen history.edn. Exit status: 0 valid, 1 invalid,\n2 unknown, 3 usage, 4 the history could not be read.", env.stderr)
+func cmdCheck(env *cliEnv, fs *pflag.FlagSet) func([]string) int {
 	model := fs.String("model", "cas-register", "what the history is of: register, cas-register, multi-register (linearizability); list-append, rw-register (transactional isolation, Elle); bank, long-fork, unique-ids, queue, total-queue; or none")
 	var consistency, anomalies multiFlag
 	fs.Var(&consistency, "consistency-model", "list-append/rw-register: an isolation level to check, by Elle's name (repeatable, or comma-separated; default strict-serializable)")
@@ -45,13 +45,29 @@ func cmdCheck(env *cliEnv, args []string) int {
 	nilReads := fs.String("nil-reads", "unknown", "what an ok read of nil means: unknown (Knossos: consistent with any state) or empty (the register held nothing)")
 	asJSON := fs.Bool("json", false, "print the results as JSON")
 	noColor := fs.Bool("no-color", false, "never color the output")
-	args2, err := parseInterleaved(fs, args)
-	if err != nil {
-		return exitBadArgs
+	return func(args2 []string) int {
+		return check(env, args2, checkFlags{model: *model, consistency: consistency, anomalies: anomalies, out: *out, timeLimit: *timeLimit,
+			initial: *initial, withStats: *withStats, nilReads: *nilReads, asJSON: *asJSON, noColor: *noColor})
 	}
+}
+
+type checkFlags struct {
+	model                  string
+	consistency, anomalies multiFlag
+	out                    string
+	timeLimit              time.Duration
+	initial                string
+	withStats              bool
+	nilReads               string
+	asJSON, noColor        bool
+}
+
+func check(env *cliEnv, args2 []string, f checkFlags) int {
+	model, consistency, anomalies, out, timeLimit, initial, withStats, nilReads, asJSON, noColor :=
+		&f.model, f.consistency, f.anomalies, &f.out, &f.timeLimit, &f.initial, &f.withStats, &f.nilReads, &f.asJSON, &f.noColor
 	if len(args2) != 1 {
 		fmt.Fprintln(env.stderr, "jplan check: want exactly one PATH")
-		fs.Usage()
+		usageHint(env, "check")
 		return exitBadArgs
 	}
 	path := args2[0]

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -18,21 +17,21 @@ import (
 	"github.com/jplan/jplan/lang"
 	"github.com/jplan/jplan/run"
 	"github.com/jplan/jplan/runner"
+	"github.com/spf13/pflag"
 )
 
 func init() {
-	register("run", "run a test plan and check its history", cmdRun)
+	register("run", "run a test plan and check its history", "run [flags] PLAN...\n\nRuns the test in each PLAN (a file, or a directory of plans) on its nodes,\nrecords the history in the store and checks it; with --test-count and\n-matrix, many times. Exit status (the worst run's): 0 valid, 1 invalid,\n2 unknown, 3 usage, 4 the test could not be run (bad plan, unreachable\nnode, failed setup), 130 interrupted."+varsHelp, cmdRun)
 }
 
 // exitInterrupted is the conventional status of a command stopped by
 // SIGINT.
 const exitInterrupted = 130
 
-func cmdRun(env *cliEnv, args []string) int {
-	fs := newFlagSet("run", "run [flags] PLAN...\n\nRuns the test in each PLAN (a file, or a directory of plans) on its nodes,\nrecords the history in the store and checks it; with --test-count and\n-matrix, many times. Exit status (the worst run's): 0 valid, 1 invalid,\n2 unknown, 3 usage, 4 the test could not be run (bad plan, unreachable\nnode, failed setup), 130 interrupted.", env.stderr)
+func cmdRun(env *cliEnv, fs *pflag.FlagSet) func([]string) int {
 	var vars, varFiles, matrix multiFlag
-	fs.Var(&vars, "var", "set a variable: -var name=value (repeatable)")
-	fs.Var(&varFiles, "var-file", "read variables from an HCL or JSON file (repeatable)")
+	fs.Var(&vars, "var", "set a variable: -var `name=value` (repeatable)")
+	fs.Var(&varFiles, "var-file", "read variables from an HCL or JSON `file` (repeatable)")
 	fs.Var(&matrix, "matrix", "run once per value of a variable: -matrix 'name=[v1, v2]' (repeatable: every combination)")
 	nodes := fs.String("nodes", "", "the nodes, replacing the plan's: n1,n2,n3 or n1=10.0.0.1:22,...")
 	nodesFile := fs.String("nodes-file", "", "a nodes file (as written by 'jplan cluster up') saying which nodes exist and how to reach them")
@@ -46,13 +45,34 @@ func cmdRun(env *cliEnv, args []string) int {
 	jsonOut := fs.Bool("json", false, "print one JSON object per run, then a summary object, on stdout")
 	leaveDB := fs.Bool("leave-db-running", false, "do not tear the database down at the end (faults are still healed), to inspect the nodes")
 	noColor := fs.Bool("no-color", false, "never color the output")
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
-		return exitBadArgs
+	return func(pos []string) int {
+		return runPlans(env, pos, runFlags{vars: vars, varFiles: varFiles, matrix: matrix, nodes: *nodes, nodesFile: *nodesFile, store: *store,
+			seed: *seed, seedSet: fs.Changed("seed"), timeLimit: *timeLimit, concurrency: *concurrency, testCount: *testCount, keepGoing: *keepGoing,
+			junit: *junit, jsonOut: *jsonOut, leaveDB: *leaveDB, noColor: *noColor})
 	}
+}
+
+type runFlags struct {
+	vars, varFiles, matrix multiFlag
+	nodes, nodesFile       string
+	store                  string
+	seed                   int64
+	seedSet                bool
+	timeLimit              time.Duration
+	concurrency            string
+	testCount              int
+	keepGoing              bool
+	junit                  string
+	jsonOut, leaveDB       bool
+	noColor                bool
+}
+
+func runPlans(env *cliEnv, pos []string, f runFlags) int {
+	vars, varFiles, matrix, nodes, nodesFile, store, seed, seedSet, timeLimit, concurrency, testCount, keepGoing, junit, jsonOut, leaveDB, noColor :=
+		f.vars, f.varFiles, f.matrix, &f.nodes, &f.nodesFile, &f.store, &f.seed, f.seedSet, &f.timeLimit, &f.concurrency, &f.testCount, &f.keepGoing, &f.junit, &f.jsonOut, &f.leaveDB, &f.noColor
 	if len(pos) == 0 {
 		fmt.Fprintln(env.stderr, "jplan run: want a PLAN")
-		fs.Usage()
+		usageHint(env, "run")
 		return exitBadArgs
 	}
 	if *testCount < 1 {
@@ -68,12 +88,6 @@ func cmdRun(env *cliEnv, args []string) int {
 		}
 		axes = append(axes, ax)
 	}
-	seedSet := false
-	fs.Visit(func(fl *flag.Flag) {
-		if fl.Name == "seed" {
-			seedSet = true
-		}
-	})
 	colored := useColor(env, env.stderr, *noColor)
 	parser := lang.NewParser()
 
