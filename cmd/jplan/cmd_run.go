@@ -45,10 +45,23 @@ func cmdRun(env *cliEnv, fs *pflag.FlagSet) func([]string) int {
 	jsonOut := fs.Bool("json", false, "print one JSON object per run, then a summary object, on stdout")
 	leaveDB := fs.Bool("leave-db-running", false, "do not tear the database down at the end (faults are still healed), to inspect the nodes")
 	noColor := fs.Bool("no-color", false, "never color the output")
+	// Jepsen's SSH flags, over the plan's ssh block (a nodes file's nodes
+	// keep the file's settings: the cluster wrote them for its own keys).
+	var ssh eval.SSHOverride
+	fs.StringVar(&ssh.User, "username", "", "SSH user on every node, replacing the ssh block's user")
+	fs.StringVar(&ssh.Password, "password", "", "SSH password, replacing the ssh block's; never stored (redacted from the run's files and logs). JPLAN_SSH_PASSWORD keeps it out of the process list")
+	fs.StringVar(&ssh.PrivateKeyFile, "ssh-private-key", "", "SSH private key `file`, replacing the ssh block's private_key_file")
+	strict := fs.Bool("strict-host-key-checking", false, "check host keys (true) or ignore them (false), replacing the ssh block's setting")
 	return func(pos []string) int {
+		if fs.Changed("strict-host-key-checking") {
+			ssh.StrictHostKeyChecking = strict
+		}
+		if ssh.Password == "" {
+			ssh.Password = env.getenv("JPLAN_SSH_PASSWORD")
+		}
 		return runPlans(env, pos, runFlags{vars: vars, varFiles: varFiles, matrix: matrix, nodes: *nodes, nodesFile: *nodesFile, store: *store,
 			seed: *seed, seedSet: fs.Changed("seed"), timeLimit: *timeLimit, concurrency: *concurrency, testCount: *testCount, keepGoing: *keepGoing,
-			junit: *junit, jsonOut: *jsonOut, leaveDB: *leaveDB, noColor: *noColor})
+			junit: *junit, jsonOut: *jsonOut, leaveDB: *leaveDB, noColor: *noColor, ssh: ssh})
 	}
 }
 
@@ -65,6 +78,7 @@ type runFlags struct {
 	junit                  string
 	jsonOut, leaveDB       bool
 	noColor                bool
+	ssh                    eval.SSHOverride
 }
 
 func runPlans(env *cliEnv, pos []string, f runFlags) int {
@@ -144,7 +158,7 @@ func runPlans(env *cliEnv, pos []string, f runFlags) int {
 	results := batch.Run(ctx, specs, batch.Options{
 		Base: run.Options{
 			Parser:         parser,
-			Inputs:         eval.InputOptions{Vars: vars, VarFiles: varFiles, Environ: environ(env)},
+			Inputs:         eval.InputOptions{Vars: vars, VarFiles: varFiles, Environ: environ(env), SSH: f.ssh},
 			Nodes:          *nodes,
 			NodesFile:      *nodesFile,
 			Store:          *store,
