@@ -75,6 +75,7 @@ func clusterCommands(env *cliEnv, parent *cobra.Command, code *int) {
 		c := &cobra.Command{Use: sc.name + " [flags]", Short: sc.short, Long: sc.short + ".\n\n" + clusterLong, DisableFlagsInUseLine: true}
 		c.SetFlagErrorFunc(flagError)
 		run := clusterSetup(env, sc.name, c.Flags())
+		completeFlagValues(c, "cluster "+sc.name)
 		c.RunE = func(_ *cobra.Command, args []string) error {
 			*code = run(args)
 			return nil

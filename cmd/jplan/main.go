@@ -13,6 +13,7 @@ import (
 	"runtime/debug"
 	"strings"
 
+	"github.com/jplan/jplan/verdict"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
@@ -165,11 +166,35 @@ func buildCommand(env *cliEnv, cmd command, code *int) *cobra.Command {
 		return c
 	}
 	runFn := cmd.setup(env, c.Flags())
+	completeFlagValues(c, cmd.name)
 	c.RunE = func(_ *cobra.Command, args []string) error {
 		*code = runFn(args)
 		return nil
 	}
 	return c
+}
+
+// flagValues are the values shell completion offers for flags that take
+// one of a few words, by command path and flag.
+var flagValues = map[string]map[string][]string{
+	"check": {
+		"model":             verdict.Models,
+		"nil-reads":         {"unknown", "empty"},
+		"consistency-model": {"strict-serializable", "serializable", "snapshot-isolation", "repeatable-read", "read-committed", "read-uncommitted"},
+	},
+	"cluster up":         {"driver": {"docker", "qemu"}, "accel": {"kvm", "tcg"}},
+	"cluster down":       {"driver": {"docker", "qemu"}},
+	"cluster status":     {"driver": {"docker", "qemu"}},
+	"cluster nodes-file": {"driver": {"docker", "qemu"}},
+}
+
+// completeFlagValues registers c's fixed flag values for completion.
+func completeFlagValues(c *cobra.Command, path string) {
+	for name, vals := range flagValues[path] {
+		if c.Flags().Lookup(name) != nil {
+			c.RegisterFlagCompletionFunc(name, cobra.FixedCompletions(vals, cobra.ShellCompDirectiveNoFileComp))
+		}
+	}
 }
 
 // flagError turns pflag's complaint into a usage error with the flag the
