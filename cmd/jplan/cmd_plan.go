@@ -27,7 +27,7 @@ func cmdPlan(env *cliEnv, fs *pflag.FlagSet) func([]string) int {
 	fs.Var(&f.vars, "var", "set a variable: -var `name=value` (repeatable)")
 	fs.Var(&f.varFiles, "var-file", "read variables from an HCL or JSON `file` (repeatable)")
 	fs.StringVar(&f.nodes, "nodes", "", "the nodes, replacing the plan's: n1,n2,n3 or n1=10.0.0.1:22,...")
-	fs.StringVar(&f.nodesFile, "nodes-file", "", "a nodes file (as written by 'jplan cluster up'), replacing the plan's nodes")
+	fs.StringVar(&f.nodesFile, "nodes-file", "", "a nodes `file` (as written by 'jplan cluster up'), replacing the plan's nodes")
 	fs.Int64Var(&f.seed, "seed", 0, "random seed, replacing the plan's (default: the plan's, else 0)")
 	fs.StringVar(&f.concurrency, "concurrency", "", `worker count, replacing the plan's: a number, or "Nn" for N per node`)
 	fs.DurationVar(&f.timeLimit, "time-limit", 0, "bound the non-final phases, as jplan run --time-limit does")
