@@ -28,6 +28,7 @@ func cmdPlan(env *cliEnv, fs *pflag.FlagSet) func([]string) int {
 	fs.Var(&f.varFiles, "var-file", "read variables from an HCL or JSON `file` (repeatable)")
 	fs.StringVar(&f.nodes, "nodes", "", "the nodes, replacing the plan's: n1,n2,n3 or n1=10.0.0.1:22,...")
 	fs.StringVar(&f.nodesFile, "nodes-file", "", "a nodes `file` (as written by 'jplan cluster up'), replacing the plan's nodes")
+	fs.StringVar(&f.username, "username", "", "SSH user, replacing the ssh block's, as jplan run --username does")
 	fs.Int64Var(&f.seed, "seed", 0, "random seed, replacing the plan's (default: the plan's, else 0)")
 	fs.StringVar(&f.concurrency, "concurrency", "", `worker count, replacing the plan's: a number, or "Nn" for N per node`)
 	fs.DurationVar(&f.timeLimit, "time-limit", 0, "bound the non-final phases, as jplan run --time-limit does")
@@ -60,6 +61,7 @@ type planFlags struct {
 	timeLimit, latency time.Duration
 	ops, faults        int
 	json               bool
+	username           string
 }
 
 // planView is what jplan plan shows (and prints with -json).
@@ -135,7 +137,7 @@ func resolvePlan(parser *lang.Parser, path string, f planFlags, environ []string
 	if diags.HasErrors() {
 		return nil, diags, nil
 	}
-	inputs, ds := eval.ReadInputs(parser, eval.InputOptions{Vars: f.vars, VarFiles: f.varFiles, Environ: environ})
+	inputs, ds := eval.ReadInputs(parser, eval.InputOptions{Vars: f.vars, VarFiles: f.varFiles, Environ: environ, SSH: eval.SSHOverride{User: f.username}})
 	if ds.HasErrors() {
 		return nil, ds, nil
 	}
