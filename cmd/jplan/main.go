@@ -131,6 +131,14 @@ func newRoot(env *cliEnv, code *int) *cobra.Command {
 	for _, cmd := range commands {
 		root.AddCommand(buildCommand(env, cmd, code))
 	}
+	// The completion command, made now rather than at Execute so its
+	// summary reads like the others.
+	root.InitDefaultCompletionCmd()
+	for _, c := range root.Commands() {
+		if c.Name() == "completion" {
+			c.Short = "print a shell completion script (bash, zsh, fish, powershell)"
+		}
+	}
 	// cobra's own help command answers an unknown topic with exit 0;
 	// this one makes it a usage error with suggestions, like an unknown
 	// command.
