@@ -91,6 +91,9 @@ func runMain(env *cliEnv, args []string) int {
 		root.Usage()
 		return exitUsage
 	}
+	if n := len(args); n > 1 && strings.HasPrefix(args[0], "__complete") && isSingleDashLong(args[n-1]) {
+		return completeSingleDash(env, root, args)
+	}
 	root.SetArgs(normalizeArgs(root, args))
 	if err := root.Execute(); err != nil {
 		// Commands report their own failures through code; what reaches
@@ -99,6 +102,34 @@ func runMain(env *cliEnv, args []string) int {
 		return exitUsage
 	}
 	return code
+}
+
+// isSingleDashLong says whether a word being completed is a long flag
+// typed with one dash (-va for -var).
+func isSingleDashLong(w string) bool {
+	return len(w) > 2 && w[0] == '-' && w[1] != '-'
+}
+
+// completeSingleDash completes "-va" as "--va" and hands the candidates
+// back with one dash, since the shell keeps only those that begin with
+// what was typed.
+func completeSingleDash(env *cliEnv, root *cobra.Command, args []string) int {
+	args = append([]string(nil), args...)
+	args[len(args)-1] = "-" + args[len(args)-1]
+	var out strings.Builder
+	root.SetOut(&out)
+	root.SetArgs(args)
+	if err := root.Execute(); err != nil {
+		fmt.Fprintf(env.stderr, "jplan: %v\n", err)
+		return exitUsage
+	}
+	for _, line := range strings.SplitAfter(out.String(), "\n") {
+		if strings.HasPrefix(line, "--") {
+			line = line[1:]
+		}
+		io.WriteString(env.stdout, line)
+	}
+	return exitOK
 }
 
 // newRoot builds the command tree; a command's RunE stores its exit code
