@@ -45,8 +45,8 @@ func cmdCheck(env *cliEnv, fs *pflag.FlagSet) func([]string) int {
 	nilReads := fs.String("nil-reads", "unknown", "what an ok read of nil means: unknown (Knossos: consistent with any state) or empty (the register held nothing)")
 	asJSON := fs.Bool("json", false, "print the results as JSON")
 	noColor := fs.Bool("no-color", false, "never color the output")
-	return func(args2 []string) int {
-		return check(env, args2, checkFlags{model: *model, consistency: consistency, anomalies: anomalies, out: *out, timeLimit: *timeLimit,
+	return func(args []string) int {
+		return check(env, args, checkFlags{model: *model, consistency: consistency, anomalies: anomalies, out: *out, timeLimit: *timeLimit,
 			initial: *initial, withStats: *withStats, nilReads: *nilReads, asJSON: *asJSON, noColor: *noColor})
 	}
 }
@@ -62,34 +62,32 @@ type checkFlags struct {
 	asJSON, noColor        bool
 }
 
-func check(env *cliEnv, args2 []string, f checkFlags) int {
-	model, consistency, anomalies, out, timeLimit, initial, withStats, nilReads, asJSON, noColor :=
-		&f.model, f.consistency, f.anomalies, &f.out, &f.timeLimit, &f.initial, &f.withStats, &f.nilReads, &f.asJSON, &f.noColor
-	if len(args2) != 1 {
+func check(env *cliEnv, args []string, f checkFlags) int {
+	if len(args) != 1 {
 		fmt.Fprintln(env.stderr, "jplan check: want exactly one PATH")
 		usageHint(env, "check")
 		return exitBadArgs
 	}
-	path := args2[0]
-	if !slices.Contains(verdict.Models, *model) {
-		fmt.Fprintf(env.stderr, "jplan check: unknown model %q (want one of %s)\n", *model, strings.Join(verdict.Models, ", "))
+	path := args[0]
+	if !slices.Contains(verdict.Models, f.model) {
+		fmt.Fprintf(env.stderr, "jplan check: unknown model %q (want one of %s)\n", f.model, strings.Join(verdict.Models, ", "))
 		return exitBadArgs
 	}
-	if (len(consistency) > 0 || len(anomalies) > 0) && *model != "list-append" && *model != "rw-register" {
-		fmt.Fprintf(env.stderr, "jplan check: --consistency-model and --anomalies apply to --model list-append or rw-register, not %s\n", *model)
+	if (len(f.consistency) > 0 || len(f.anomalies) > 0) && f.model != "list-append" && f.model != "rw-register" {
+		fmt.Fprintf(env.stderr, "jplan check: --consistency-model and --anomalies apply to --model list-append or rw-register, not %s\n", f.model)
 		return exitBadArgs
 	}
-	if err := (elle.Options{ConsistencyModels: splitList(consistency), Anomalies: splitList(anomalies)}).Validate(); err != nil {
+	if err := (elle.Options{ConsistencyModels: splitList(f.consistency), Anomalies: splitList(f.anomalies)}).Validate(); err != nil {
 		fmt.Fprintf(env.stderr, "jplan check: %v\n", err)
 		return exitBadArgs
 	}
-	if *nilReads != "unknown" && *nilReads != "empty" {
-		fmt.Fprintf(env.stderr, "jplan check: --nil-reads %q: want unknown or empty\n", *nilReads)
+	if f.nilReads != "unknown" && f.nilReads != "empty" {
+		fmt.Fprintf(env.stderr, "jplan check: --nil-reads %q: want unknown or empty\n", f.nilReads)
 		return exitBadArgs
 	}
 	var init any
-	if *initial != "" {
-		v, err := history.ParseJSONValue(*initial)
+	if f.initial != "" {
+		v, err := history.ParseJSONValue(f.initial)
 		if err != nil {
 			fmt.Fprintf(env.stderr, "jplan check: --initial: %v\n", err)
 			return exitBadArgs
@@ -107,38 +105,38 @@ func check(env *cliEnv, args2 []string, f checkFlags) int {
 		fmt.Fprintf(env.stderr, "jplan check: %v\n", err)
 		return exitFailed
 	}
-	if *out == "" && dir != "" {
-		*out = filepath.Join(dir, "check")
+	if f.out == "" && dir != "" {
+		f.out = filepath.Join(dir, "check")
 	}
-	if *out != "" {
-		if err := os.MkdirAll(*out, 0o755); err != nil {
+	if f.out != "" {
+		if err := os.MkdirAll(f.out, 0o755); err != nil {
 			fmt.Fprintf(env.stderr, "jplan check: %v\n", err)
 			return exitFailed
 		}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	cfgs := verdict.DefaultCheckers(verdict.CheckOptions{Model: *model, Initial: init, Stats: *withStats, StrictNilReads: *nilReads == "empty",
-		ConsistencyModels: splitList(consistency), Anomalies: splitList(anomalies)})
+	cfgs := verdict.DefaultCheckers(verdict.CheckOptions{Model: f.model, Initial: init, Stats: f.withStats, StrictNilReads: f.nilReads == "empty",
+		ConsistencyModels: splitList(f.consistency), Anomalies: splitList(f.anomalies)})
 	var tr verdict.Tracker
 	stopProgress := pr.Every(time.Second, func() string {
 		running, total := tr.Running()
 		return fmt.Sprintf("checking %d ops: %d of %d checkers done; running %s", len(h), total-len(running), total, strings.Join(running, ", "))
 	})
-	res := verdict.CheckTracked(ctx, h, cfgs, checker.Options{Dir: *out, TimeLimit: *timeLimit}, &tr)
+	res := verdict.CheckTracked(ctx, h, cfgs, checker.Options{Dir: f.out, TimeLimit: f.timeLimit}, &tr)
 	stopProgress()
-	if *out != "" {
-		if err := checker.WriteResults(filepath.Join(*out, "results.json"), res); err != nil {
+	if f.out != "" {
+		if err := checker.WriteResults(filepath.Join(f.out, "results.json"), res); err != nil {
 			fmt.Fprintf(env.stderr, "jplan check: %v\n", err)
 		}
-		if _, err := verdict.WriteReport(*out, "jplan check "+path, map[string]string{"history": path, "ops": fmt.Sprint(len(h)), "checked": time.Now().Format(time.RFC3339)}, res); err != nil {
+		if _, err := verdict.WriteReport(f.out, "jplan check "+path, map[string]string{"history": path, "ops": fmt.Sprint(len(h)), "checked": time.Now().Format(time.RFC3339)}, res); err != nil {
 			fmt.Fprintf(env.stderr, "jplan check: report: %v\n", err)
 		}
 	}
-	if *asJSON {
-		writeJSON(env.stdout, withIsolation(res, *model))
+	if f.asJSON {
+		writeJSON(env.stdout, withIsolation(res, f.model))
 	} else {
-		printVerdict(env, res, *out, useColor(env, env.stdout, *noColor))
+		printVerdict(env, res, f.out, useColor(env, env.stdout, f.noColor))
 	}
 	return exitForValidity(res.Valid)
 }

@@ -82,19 +82,17 @@ type runFlags struct {
 }
 
 func runPlans(env *cliEnv, pos []string, f runFlags) int {
-	vars, varFiles, matrix, nodes, nodesFile, store, seed, seedSet, timeLimit, concurrency, testCount, keepGoing, junit, jsonOut, leaveDB, noColor :=
-		f.vars, f.varFiles, f.matrix, &f.nodes, &f.nodesFile, &f.store, &f.seed, f.seedSet, &f.timeLimit, &f.concurrency, &f.testCount, &f.keepGoing, &f.junit, &f.jsonOut, &f.leaveDB, &f.noColor
 	if len(pos) == 0 {
 		fmt.Fprintln(env.stderr, "jplan run: want a PLAN")
 		usageHint(env, "run")
 		return exitBadArgs
 	}
-	if *testCount < 1 {
-		fmt.Fprintf(env.stderr, "jplan run: --test-count %d: want at least 1\n", *testCount)
+	if f.testCount < 1 {
+		fmt.Fprintf(env.stderr, "jplan run: --test-count %d: want at least 1\n", f.testCount)
 		return exitBadArgs
 	}
 	var axes []batch.Axis
-	for _, m := range matrix {
+	for _, m := range f.matrix {
 		ax, err := batch.ParseAxis(m)
 		if err != nil {
 			fmt.Fprintf(env.stderr, "jplan run: %v\n", err)
@@ -102,7 +100,7 @@ func runPlans(env *cliEnv, pos []string, f runFlags) int {
 		}
 		axes = append(axes, ax)
 	}
-	colored := useColor(env, env.stderr, *noColor)
+	colored := useColor(env, env.stderr, f.noColor)
 	parser := lang.NewParser()
 
 	// A directory holding several plans (each file with its own test
@@ -123,7 +121,7 @@ func runPlans(env *cliEnv, pos []string, f runFlags) int {
 			plans = append(plans, src.Name)
 		}
 	}
-	specs := batch.Expand(plans, axes, *testCount)
+	specs := batch.Expand(plans, axes, f.testCount)
 	single := len(specs) == 1
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -150,7 +148,7 @@ func runPlans(env *cliEnv, pos []string, f runFlags) int {
 
 	// Human output goes to stdout, unless stdout carries JSON lines.
 	human := env.stdout
-	if *jsonOut {
+	if f.jsonOut {
 		human = env.stderr
 	}
 	pl := newProgressLine(env)
@@ -158,19 +156,19 @@ func runPlans(env *cliEnv, pos []string, f runFlags) int {
 	results := batch.Run(ctx, specs, batch.Options{
 		Base: run.Options{
 			Parser:         parser,
-			Inputs:         eval.InputOptions{Vars: vars, VarFiles: varFiles, Environ: environ(env), SSH: f.ssh},
-			Nodes:          *nodes,
-			NodesFile:      *nodesFile,
-			Store:          *store,
-			Seed:           *seed,
-			SeedSet:        seedSet,
-			TimeLimit:      *timeLimit,
-			Concurrency:    *concurrency,
-			LeaveDBRunning: *leaveDB,
+			Inputs:         eval.InputOptions{Vars: f.vars, VarFiles: f.varFiles, Environ: environ(env), SSH: f.ssh},
+			Nodes:          f.nodes,
+			NodesFile:      f.nodesFile,
+			Store:          f.store,
+			Seed:           f.seed,
+			SeedSet:        f.seedSet,
+			TimeLimit:      f.timeLimit,
+			Concurrency:    f.concurrency,
+			LeaveDBRunning: f.leaveDB,
 			Log:            pl.logWriter(),
 			Progress:       pl.update,
 		},
-		KeepGoing: *keepGoing,
+		KeepGoing: f.keepGoing,
 		Before: func(i int, s batch.Spec) {
 			if !single {
 				label := s.Label()
@@ -182,8 +180,8 @@ func runPlans(env *cliEnv, pos []string, f runFlags) int {
 		},
 		After: func(_ int, r batch.Result) {
 			pl.finish()
-			reportRun(env, human, parser, r, colored, useColor(env, human, *noColor))
-			if *jsonOut {
+			reportRun(env, human, parser, r, colored, useColor(env, human, f.noColor))
+			if f.jsonOut {
 				json.NewEncoder(env.stdout).Encode(batch.JSONLine(r))
 			}
 		},
@@ -195,11 +193,11 @@ func runPlans(env *cliEnv, pos []string, f runFlags) int {
 			fmt.Fprintf(human, "stopped after %d of %d runs (--keep-going runs them all)\n", len(results), len(specs))
 		}
 	}
-	if *jsonOut {
+	if f.jsonOut {
 		batch.WriteSummaryJSON(env.stdout, results)
 	}
-	if *junit != "" {
-		if err := writeJUnitFile(*junit, results, started); err != nil {
+	if f.junit != "" {
+		if err := writeJUnitFile(f.junit, results, started); err != nil {
 			fmt.Fprintf(env.stderr, "jplan run: %v\n", err)
 			return exitFailed
 		}
