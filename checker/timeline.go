@@ -5,7 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"html"
+	"html/template"
+	"math"
 	"sort"
 	"time"
 
@@ -112,119 +113,122 @@ func (c timelineChecker) render(h []history.Op, pairs []history.Pair) []byte {
 	}
 	height := int(float64(t1-t0)*scale) + 40
 
-	var b bytes.Buffer
-	b.WriteString(`<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>Timeline</title>
-<style>
-body{font-family:sans-serif;font-size:11px;margin:0}
-.hdr{position:sticky;top:0;background:#fff;z-index:2;height:22px;border-bottom:1px solid #999}
-.hdr div{position:absolute;width:` + fmt.Sprint(colWidth-6) + `px;text-align:center;font-weight:bold;top:4px}
-.ops{position:relative}
-.op{position:absolute;width:` + fmt.Sprint(colWidth-6) + `px;overflow:hidden;border-radius:2px;box-sizing:border-box;border:1px solid rgba(0,0,0,.25);padding:0 2px;white-space:nowrap}
-.ok{background:#a9cdf5}.info{background:#f8d79a}.fail{background:#f2a7a4}.invoke{background:#e8e8e8}
-.fault{position:absolute;left:0;right:0;background:rgba(120,120,120,.15);border-top:1px dashed #888}
-.tick{position:absolute;left:4px;color:#666}
-.note{padding:6px;background:#fff3cd}
-</style></head><body>
-`)
-	if truncated {
-		fmt.Fprintf(&b, `<div class="note">Showing the first %d ops of %d.</div>`+"\n", c.o.MaxOps, len(h))
-	}
-	b.WriteString(`<div class="hdr">`)
+	page := timelinePage{BoxWidth: colWidth - 6, Truncated: truncated, MaxOps: c.o.MaxOps, Total: len(h),
+		Height: height, Width: axisWidth + len(order)*colWidth}
 	for i, p := range order {
-		fmt.Fprintf(&b, `<div style="left:%dpx">%s</div>`, axisWidth+i*colWidth, html.EscapeString(history.ProcessName(p)))
+		page.Procs = append(page.Procs, timelineHdr{Left: axisWidth + i*colWidth, Name: history.ProcessName(p)})
 	}
-	b.WriteString("</div>\n")
-	fmt.Fprintf(&b, `<div class="ops" style="height:%dpx;width:%dpx">`+"\n", height, axisWidth+len(order)*colWidth)
 	for _, fi := range FaultIntervals(h) {
-		top := float64(fi.Start-t0) * scale
-		hgt := max(float64(fi.End-fi.Start)*scale, 1)
-		fmt.Fprintf(&b, `<div class="fault" style="top:%.0fpx;height:%.0fpx" title="fault %s"></div>`+"\n", top, hgt, html.EscapeString(fi.Kind))
+		page.Faults = append(page.Faults, timelineFault{Top: px(float64(fi.Start-t0) * scale),
+			Height: px(max(float64(fi.End-fi.Start)*scale, 1)), Kind: fi.Kind})
 	}
 	// Time ticks along the left edge.
 	span := time.Duration(t1 - t0)
 	step := autoWindow(span) * 10
 	for t := time.Duration(0); t <= span; t += step {
-		fmt.Fprintf(&b, `<div class="tick" style="top:%.0fpx">%.3fs</div>`, float64(t)*scale, (float64(t0)+float64(t))/1e9)
+		page.Ticks = append(page.Ticks, timelineTick{Top: px(float64(t) * scale), Label: fmt.Sprintf("%.3fs", (float64(t0)+float64(t))/1e9)})
 	}
-	b.WriteString("\n")
 	if len(pairs) > c.o.StaticOps {
-		c.renderScripted(&b, pairs, t0, scale, col)
-		b.WriteString("</div></body></html>\n")
-		return b.Bytes()
-	}
-	for _, p := range pairs {
-		start := p.Start()
-		top := float64(start.Time-t0) * scale
-		cls := "invoke"
-		end := start.Time
-		if p.Completion != nil {
-			cls = p.Completion.Type.String()
-			end = p.Completion.Time
+		page.Scripted = true
+		page.Data = timelineData(pairs, t0, scale, col)
+		page.Classes, page.Axis, page.Col = timelineClasses, axisWidth, colWidth
+	} else {
+		for _, p := range pairs {
+			start := p.Start()
+			cls := "invoke"
+			end := start.Time
+			if p.Completion != nil {
+				cls = p.Completion.Type.String()
+				end = p.Completion.Time
+			}
+			tip := fmt.Sprintf("process %s\n%s %s\n%s", history.ProcessName(p.Process()), p.F(), fmtValue(p.Value()), timelineTimes(p))
+			if p.Completion != nil && p.Completion.Error != "" {
+				tip += "\nerror: " + p.Completion.Error
+			}
+			page.Ops = append(page.Ops, timelineBox{Class: cls, Left: axisWidth + col[p.Process()]*colWidth,
+				Top: px(float64(start.Time-t0) * scale), Height: px(max(float64(end-start.Time)*scale, minBoxPx)),
+				Title: tip, Label: p.F() + " " + fmtValue(p.Value())})
 		}
-		hgt := max(float64(end-start.Time)*scale, minBoxPx)
-		tip := fmt.Sprintf("process %s\n%s %s\n%s", history.ProcessName(p.Process()), p.F(), fmtValue(p.Value()), timelineTimes(p))
-		if p.Completion != nil && p.Completion.Error != "" {
-			tip += "\nerror: " + p.Completion.Error
-		}
-		label := p.F() + " " + fmtValue(p.Value())
-		fmt.Fprintf(&b, `<div class="op %s" style="left:%dpx;top:%.0fpx;height:%.0fpx" title="%s">%s</div>`+"\n",
-			cls, axisWidth+col[p.Process()]*colWidth, top, hgt, html.EscapeString(tip), html.EscapeString(label))
 	}
-	b.WriteString("</div></body></html>\n")
+	var b bytes.Buffer
+	if err := timelineTemplate.Execute(&b, page); err != nil {
+		// The template is fixed and its data plain: an error is a bug.
+		panic("timeline: " + err.Error())
+	}
 	return b.Bytes()
 }
 
-func timelineTimes(p history.Pair) string {
-	switch {
-	case p.Invoke == nil:
-		return fmt.Sprintf("%s at %s (index %d), no invocation", p.Completion.Type, fmtNanos(p.Completion.Time), p.Completion.Index)
-	case p.Completion == nil:
-		return fmt.Sprintf("invoked at %s (index %d), never completed", fmtNanos(p.Invoke.Time), p.Invoke.Index)
-	}
-	return fmt.Sprintf("%s: %s → %s (%s), index %d → %d", p.Completion.Type,
-		fmtNanos(p.Invoke.Time), fmtNanos(p.Completion.Time),
-		time.Duration(p.Completion.Time-p.Invoke.Time), p.Invoke.Index, p.Completion.Index)
+// px rounds a position to whole pixels.
+func px(f float64) int { return int(math.Round(f)) }
+
+// timelinePage is what timelineTemplate draws. html/template escapes every
+// name, value and error a history holds, in whichever part of the page
+// (text, attribute, style, script) it lands.
+type timelinePage struct {
+	BoxWidth      int
+	Truncated     bool
+	MaxOps, Total int
+	Procs         []timelineHdr
+	Height, Width int
+	Faults        []timelineFault
+	Ticks         []timelineTick
+	Ops           []timelineBox
+	Scripted      bool
+	Data          template.JS // the ops as JSON rows, for the script
+	Classes       []string
+	Axis, Col     int
 }
 
-// renderScripted writes the ops as data and a script that draws only the
-// boxes in view (plus a margin), redrawing on scroll: a browser then holds
-// a few hundred elements instead of one per op.
-func (c timelineChecker) renderScripted(b *bytes.Buffer, pairs []history.Pair, t0 int64, scale float64, col map[int]int) {
-	classes := []string{"invoke", "ok", "fail", "info"}
-	clsOf := map[string]int{}
-	for i, c := range classes {
-		clsOf[c] = i
-	}
-	b.WriteString(`<noscript><div class="note">This history is long: the timeline is drawn by a script. Enable scripts to see it.</div></noscript>` + "\n")
-	b.WriteString(`<script type="application/json" id="ops-data">[`)
-	// Rows: [column, top px, height px, class, label, invoke index,
-	// invoke time, completion index, completion time, error]; ordered by
-	// top, as pairs are by start.
-	for i, p := range pairs {
-		start := p.Start()
-		cls, end, ci, ct, errs := "invoke", start.Time, int64(-1), int64(-1), ""
-		if p.Completion != nil {
-			cls, end = p.Completion.Type.String(), p.Completion.Time
-			ci, ct, errs = p.Completion.Index, p.Completion.Time, p.Completion.Error
-		}
-		ii, it := int64(-1), int64(-1)
-		if p.Invoke != nil {
-			ii, it = p.Invoke.Index, p.Invoke.Time
-		}
-		row, _ := json.Marshal([]any{col[p.Process()], int64(float64(start.Time-t0) * scale), int64(max(float64(end-start.Time)*scale, minBoxPx)),
-			clsOf[cls], p.F() + " " + fmtValue(p.Value()), ii, float64(it) / 1e9, ci, float64(ct) / 1e9, errs})
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		// Inside a script element only "</" could end it early.
-		b.Write(bytes.ReplaceAll(row, []byte("</"), []byte(`<\/`)))
-	}
-	b.WriteString("]</script>\n")
-	fmt.Fprintf(b, `<script>
+type timelineHdr struct {
+	Left int
+	Name string
+}
+
+type timelineFault struct {
+	Top, Height int
+	Kind        string
+}
+
+type timelineTick struct {
+	Top   int
+	Label string
+}
+
+type timelineBox struct {
+	Class             string
+	Left, Top, Height int
+	Title, Label      string
+}
+
+// timelineClasses are the box classes, indexed by the rows' class column.
+var timelineClasses = []string{"invoke", "ok", "fail", "info"}
+
+var timelineTemplate = template.Must(template.New("timeline").Parse(`<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>Timeline</title>
+<style>
+body{font-family:sans-serif;font-size:11px;margin:0}
+.hdr{position:sticky;top:0;background:#fff;z-index:2;height:22px;border-bottom:1px solid #999}
+.hdr div{position:absolute;width:{{.BoxWidth}}px;text-align:center;font-weight:bold;top:4px}
+.ops{position:relative}
+.op{position:absolute;width:{{.BoxWidth}}px;overflow:hidden;border-radius:2px;box-sizing:border-box;border:1px solid rgba(0,0,0,.25);padding:0 2px;white-space:nowrap}
+.ok{background:#a9cdf5}.info{background:#f8d79a}.fail{background:#f2a7a4}.invoke{background:#e8e8e8}
+.fault{position:absolute;left:0;right:0;background:rgba(120,120,120,.15);border-top:1px dashed #888}
+.tick{position:absolute;left:4px;color:#666}
+.note{padding:6px;background:#fff3cd}
+</style></head><body>
+{{if .Truncated}}<div class="note">Showing the first {{.MaxOps}} ops of {{.Total}}.</div>
+{{end -}}
+<div class="hdr">{{range .Procs}}<div style="left:{{.Left}}px">{{.Name}}</div>{{end}}</div>
+<div class="ops" style="height:{{.Height}}px;width:{{.Width}}px">
+{{range .Faults}}<div class="fault" style="top:{{.Top}}px;height:{{.Height}}px" title="fault {{.Kind}}"></div>
+{{end}}{{range .Ticks}}<div class="tick" style="top:{{.Top}}px">{{.Label}}</div>{{end}}
+{{if .Scripted -}}
+<noscript><div class="note">This history is long: the timeline is drawn by a script. Enable scripts to see it.</div></noscript>
+<script type="application/json" id="ops-data">{{.Data}}</script>
+<script>
 (function(){
 var D=JSON.parse(document.getElementById("ops-data").textContent);
-var C=%s, AX=%d, CW=%d, box=document.querySelector(".ops"), layer=document.createElement("div");
+var C={{.Classes}}, AX={{.Axis}}, CW={{.Col}}, box=document.querySelector(".ops"), layer=document.createElement("div");
 var procs=[].map.call(document.querySelectorAll(".hdr div"),function(e){return e.textContent});
 box.appendChild(layer);
 var maxH=0; for(var i=0;i<D.length;i++){ if(D[i][2]>maxH) maxH=D[i][2]; }
@@ -250,10 +254,55 @@ window.addEventListener("resize",function(){ shown=-1; draw(); });
 draw();
 })();
 </script>
-`, mustJSON(classes), axisWidth, colWidth)
+{{else}}{{range .Ops}}<div class="op {{.Class}}" style="left:{{.Left}}px;top:{{.Top}}px;height:{{.Height}}px" title="{{.Title}}">{{.Label}}</div>
+{{end}}{{end}}</div></body></html>
+`))
+
+func timelineTimes(p history.Pair) string {
+	switch {
+	case p.Invoke == nil:
+		return fmt.Sprintf("%s at %s (index %d), no invocation", p.Completion.Type, fmtNanos(p.Completion.Time), p.Completion.Index)
+	case p.Completion == nil:
+		return fmt.Sprintf("invoked at %s (index %d), never completed", fmtNanos(p.Invoke.Time), p.Invoke.Index)
+	}
+	return fmt.Sprintf("%s: %s → %s (%s), index %d → %d", p.Completion.Type,
+		fmtNanos(p.Invoke.Time), fmtNanos(p.Completion.Time),
+		time.Duration(p.Completion.Time-p.Invoke.Time), p.Invoke.Index, p.Completion.Index)
 }
 
-func mustJSON(v any) string {
-	b, _ := json.Marshal(v)
-	return string(b)
+// timelineData is the ops as JSON rows for the drawing script, which
+// creates boxes only for the part of the page in view (plus a margin),
+// redrawing on scroll: a browser then holds a few hundred elements instead
+// of one per op. Rows: [column, top px, height px, class, label, invoke
+// index, invoke time, completion index, completion time, error]; ordered by
+// top, as pairs are by start.
+func timelineData(pairs []history.Pair, t0 int64, scale float64, col map[int]int) template.JS {
+	clsOf := map[string]int{}
+	for i, c := range timelineClasses {
+		clsOf[c] = i
+	}
+	var b bytes.Buffer
+	b.WriteByte('[')
+	for i, p := range pairs {
+		start := p.Start()
+		cls, end, ci, ct, errs := "invoke", start.Time, int64(-1), int64(-1), ""
+		if p.Completion != nil {
+			cls, end = p.Completion.Type.String(), p.Completion.Time
+			ci, ct, errs = p.Completion.Index, p.Completion.Time, p.Completion.Error
+		}
+		ii, it := int64(-1), int64(-1)
+		if p.Invoke != nil {
+			ii, it = p.Invoke.Index, p.Invoke.Time
+		}
+		row, _ := json.Marshal([]any{col[p.Process()], int64(float64(start.Time-t0) * scale), int64(max(float64(end-start.Time)*scale, minBoxPx)),
+			clsOf[cls], p.F() + " " + fmtValue(p.Value()), ii, float64(it) / 1e9, ci, float64(ct) / 1e9, errs})
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		// json.Marshal escapes <, > and &, so no "</script>" can end the
+		// element early; the rows go in as they are.
+		b.Write(row)
+	}
+	b.WriteByte(']')
+	return template.JS(b.String())
 }

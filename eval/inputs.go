@@ -33,6 +33,36 @@ type rawValue struct {
 // a later source wins.
 type Inputs struct {
 	values map[string]rawValue
+	ssh    SSHOverride
+}
+
+// SSHOverride is what the command line sets of the ssh block, as Jepsen's
+// --username, --password, --ssh-private-key and --strict-host-key-checking
+// do; empty fields (and a nil StrictHostKeyChecking) leave the plan's.
+type SSHOverride struct {
+	User           string
+	Password       string
+	PrivateKeyFile string
+	// StrictHostKeyChecking false ignores host keys; true checks them
+	// (against known_hosts_file, or ~/.ssh/known_hosts).
+	StrictHostKeyChecking *bool
+}
+
+// apply puts the command line's settings over the block's.
+func (o SSHOverride) apply(c SSHConfig) SSHConfig {
+	if o.User != "" {
+		c.User = o.User
+	}
+	if o.Password != "" {
+		c.Password = o.Password
+	}
+	if o.PrivateKeyFile != "" {
+		c.PrivateKeyFile = o.PrivateKeyFile
+	}
+	if o.StrictHostKeyChecking != nil {
+		c.InsecureIgnoreHostKey = !*o.StrictHostKeyChecking
+	}
+	return c
 }
 
 // InputOptions are the sources of variable values.
@@ -43,12 +73,14 @@ type InputOptions struct {
 	VarFiles []string
 	// Environ is the environment, as os.Environ returns it.
 	Environ []string
+	// SSH overrides the plan's ssh block for every node.
+	SSH SSHOverride
 }
 
 // ReadInputs gathers variable values. Files are parsed with p so their
 // sources are available when rendering diagnostics.
 func ReadInputs(p *lang.Parser, o InputOptions) (*Inputs, hcl.Diagnostics) {
-	in := &Inputs{values: map[string]rawValue{}}
+	in := &Inputs{values: map[string]rawValue{}, ssh: o.SSH}
 	var diags hcl.Diagnostics
 	envNames := []string{}
 	for _, kv := range o.Environ {
@@ -101,7 +133,7 @@ func (in *Inputs) Names() []string {
 }
 
 // value parses a given value against the declared type.
-func (rv rawValue) value(ty cty.Type) (cty.Value, hcl.Diagnostics) {
+func (rv rawValue) value(name string, ty cty.Type) (cty.Value, hcl.Diagnostics) {
 	if !rv.isRaw {
 		return rv.expr.Value(nil)
 	}
@@ -115,12 +147,51 @@ func (rv rawValue) value(ty cty.Type) (cty.Value, hcl.Diagnostics) {
 			// string, so -var name=n1 just works.
 			return cty.StringVal(rv.raw), nil
 		}
-		return cty.NilVal, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid value for variable",
-			Detail: fmt.Sprintf("The value from %s is not a valid %s: %s.", rv.from, ty.FriendlyName(), diags[0].Summary)}}
+		return cty.NilVal, rv.typeError(name, ty)
 	}
 	v, diags := e.Value(nil)
 	if diags.HasErrors() && ty == cty.DynamicPseudoType {
 		return cty.StringVal(rv.raw), nil
 	}
+	if diags.HasErrors() {
+		// A bare word (yes, on) parses as a reference, and HCL's own
+		// message ("Variables not allowed") says nothing useful here.
+		return cty.NilVal, rv.typeError(name, ty)
+	}
 	return v, diags
+}
+
+// typeError says which variable got a value of the wrong type, what type
+// it expects and what such a value looks like.
+func (rv rawValue) typeError(name string, ty cty.Type) hcl.Diagnostics {
+	return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid value for variable",
+		Detail: fmt.Sprintf("%s expects %s; got %q from %s.%s", name, typeWithArticle(ty), rv.raw, rv.from, typeHint(ty))}}
+}
+
+// typeWithArticle is "a bool", "a number", "a list of string".
+func typeWithArticle(ty cty.Type) string {
+	switch {
+	case ty == cty.Bool:
+		return "a bool"
+	case ty == cty.Number:
+		return "a number"
+	case ty.IsListType(), ty.IsSetType(), ty.IsMapType(), ty.IsObjectType(), ty.IsTupleType():
+		return "a " + ty.FriendlyName()
+	}
+	return ty.FriendlyName()
+}
+
+// typeHint shows what a value of the type looks like.
+func typeHint(ty cty.Type) string {
+	switch {
+	case ty == cty.Bool:
+		return " Use true or false."
+	case ty == cty.Number:
+		return " Use a number, e.g. 3 or 0.5."
+	case ty.IsListType(), ty.IsSetType(), ty.IsTupleType():
+		return ` Use an HCL list, e.g. '["a", "b"]'.`
+	case ty.IsMapType(), ty.IsObjectType():
+		return ` Use an HCL object, e.g. '{ a = 1 }'.`
+	}
+	return ""
 }

@@ -27,7 +27,7 @@ func (e *Evaluator) SSH(n *Node) (SSHConfig, hcl.Diagnostics) {
 	c := SSHConfig{User: "root", Port: 22, Agent: true, ConnectTimeout: 10 * time.Second}
 	s := e.Plan.SSH
 	if s == nil {
-		return c.withNode(n), nil
+		return e.opts.Inputs.sshOverride().apply(c).withNode(n), nil
 	}
 	ctx := e.NodeContext(n)
 	var diags, ds hcl.Diagnostics
@@ -56,7 +56,15 @@ func (e *Evaluator) SSH(n *Node) (SSHConfig, hcl.Diagnostics) {
 			Detail:  "known_hosts_file asks for strict host key checking and insecure_ignore_host_key turns it off; choose one.",
 			Subject: s.InsecureIgnoreHostKey.Range().Ptr()})
 	}
-	return c.withNode(n), diags
+	return e.opts.Inputs.sshOverride().apply(c).withNode(n), diags
+}
+
+// sshOverride is the command line's ssh settings (none for nil inputs).
+func (in *Inputs) sshOverride() SSHOverride {
+	if in == nil {
+		return SSHOverride{}
+	}
+	return in.ssh
 }
 
 // withNode applies a node's own user and port, which win over the block.

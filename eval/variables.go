@@ -24,7 +24,7 @@ func (e *Evaluator) evalVariables() hcl.Diagnostics {
 			rng  = v.DeclRange
 		)
 		if rv, ok := e.inputs()[v.Name]; ok {
-			val, ds = rv.value(v.Type)
+			val, ds = rv.value(v.Name, v.Type)
 			from = rv.from
 			if rv.rng.Filename != "" {
 				rng = rv.rng
@@ -51,7 +51,7 @@ func (e *Evaluator) evalVariables() hcl.Diagnostics {
 		cv, err := convert.Convert(val, v.Type)
 		if err != nil {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid value for variable",
-				Detail:  fmt.Sprintf("The value of %q from %s is not a %s: %s.", v.Name, from, v.Type.FriendlyName(), err),
+				Detail:  fmt.Sprintf("%s expects %s; the value from %s is not one: %s.%s", v.Name, typeWithArticle(v.Type), from, err, typeHint(v.Type)),
 				Subject: rng.Ptr()})
 			cv = cty.UnknownVal(v.Type)
 		}

@@ -17,10 +17,11 @@ import (
 	"github.com/jplan/jplan/history"
 	"github.com/jplan/jplan/progress"
 	"github.com/jplan/jplan/verdict"
+	"github.com/spf13/pflag"
 )
 
 func init() {
-	register("check", "judge a recorded history (a run directory, history.jsonl or Jepsen's history.edn)", cmdCheck)
+	register("check", "judge a recorded history (a run directory, history.jsonl or Jepsen's history.edn)", "check [flags] PATH\n\nChecks a history: PATH is a run directory (its history.jsonl), a\nhistory.jsonl file, or a Jepsen history.edn. Exit status: 0 valid, 1 invalid,\n2 unknown, 3 usage, 4 the history could not be read.", cmdCheck)
 }
 
 // Exit codes of commands that judge histories (check, run).
@@ -28,12 +29,11 @@ const (
 	exitValid   = 0
 	exitFalse   = 1
 	exitUnknown = 2
-	exitBadArgs = 3 // usage errors, for commands whose 2 means unknown
+	exitBadArgs = exitUsage
 	exitFailed  = 4 // the command could not finish: unreadable history, failed setup...
 )
 
-func cmdCheck(env *cliEnv, args []string) int {
-	fs := newFlagSet("check", "check [flags] PATH\n\nChecks a history: PATH is a run directory (its history.jsonl), a\nhistory.jsonl file, or a Jepsen history.edn. Exit status: 0 valid, 1 invalid,\n2 unknown, 3 usage, 4 the history could not be read.", env.stderr)
+func cmdCheck(env *cliEnv, fs *pflag.FlagSet) func([]string) int {
 	model := fs.String("model", "cas-register", "what the history is of: register, cas-register, multi-register (linearizability); list-append, rw-register (transactional isolation, Elle); bank, long-fork, unique-ids, queue, total-queue; or none")
 	var consistency, anomalies multiFlag
 	fs.Var(&consistency, "consistency-model", "list-append/rw-register: an isolation level to check, by Elle's name (repeatable, or comma-separated; default strict-serializable)")
@@ -45,35 +45,49 @@ func cmdCheck(env *cliEnv, args []string) int {
 	nilReads := fs.String("nil-reads", "unknown", "what an ok read of nil means: unknown (Knossos: consistent with any state) or empty (the register held nothing)")
 	asJSON := fs.Bool("json", false, "print the results as JSON")
 	noColor := fs.Bool("no-color", false, "never color the output")
-	args2, err := parseInterleaved(fs, args)
-	if err != nil {
-		return exitBadArgs
+	return func(args []string) int {
+		return check(env, args, checkFlags{model: *model, consistency: consistency, anomalies: anomalies, out: *out, timeLimit: *timeLimit,
+			initial: *initial, withStats: *withStats, nilReads: *nilReads, asJSON: *asJSON, noColor: *noColor})
 	}
-	if len(args2) != 1 {
+}
+
+type checkFlags struct {
+	model                  string
+	consistency, anomalies multiFlag
+	out                    string
+	timeLimit              time.Duration
+	initial                string
+	withStats              bool
+	nilReads               string
+	asJSON, noColor        bool
+}
+
+func check(env *cliEnv, args []string, f checkFlags) int {
+	if len(args) != 1 {
 		fmt.Fprintln(env.stderr, "jplan check: want exactly one PATH")
-		fs.Usage()
+		usageHint(env, "check")
 		return exitBadArgs
 	}
-	path := args2[0]
-	if !slices.Contains(verdict.Models, *model) {
-		fmt.Fprintf(env.stderr, "jplan check: unknown model %q (want one of %s)\n", *model, strings.Join(verdict.Models, ", "))
+	path := args[0]
+	if !slices.Contains(verdict.Models, f.model) {
+		fmt.Fprintf(env.stderr, "jplan check: unknown model %q (want one of %s)\n", f.model, strings.Join(verdict.Models, ", "))
 		return exitBadArgs
 	}
-	if (len(consistency) > 0 || len(anomalies) > 0) && *model != "list-append" && *model != "rw-register" {
-		fmt.Fprintf(env.stderr, "jplan check: --consistency-model and --anomalies apply to --model list-append or rw-register, not %s\n", *model)
+	if (len(f.consistency) > 0 || len(f.anomalies) > 0) && f.model != "list-append" && f.model != "rw-register" {
+		fmt.Fprintf(env.stderr, "jplan check: --consistency-model and --anomalies apply to --model list-append or rw-register, not %s\n", f.model)
 		return exitBadArgs
 	}
-	if err := (elle.Options{ConsistencyModels: splitList(consistency), Anomalies: splitList(anomalies)}).Validate(); err != nil {
+	if err := (elle.Options{ConsistencyModels: splitList(f.consistency), Anomalies: splitList(f.anomalies)}).Validate(); err != nil {
 		fmt.Fprintf(env.stderr, "jplan check: %v\n", err)
 		return exitBadArgs
 	}
-	if *nilReads != "unknown" && *nilReads != "empty" {
-		fmt.Fprintf(env.stderr, "jplan check: --nil-reads %q: want unknown or empty\n", *nilReads)
+	if f.nilReads != "unknown" && f.nilReads != "empty" {
+		fmt.Fprintf(env.stderr, "jplan check: --nil-reads %q: want unknown or empty\n", f.nilReads)
 		return exitBadArgs
 	}
 	var init any
-	if *initial != "" {
-		v, err := history.ParseJSONValue(*initial)
+	if f.initial != "" {
+		v, err := history.ParseJSONValue(f.initial)
 		if err != nil {
 			fmt.Fprintf(env.stderr, "jplan check: --initial: %v\n", err)
 			return exitBadArgs
@@ -91,38 +105,38 @@ func cmdCheck(env *cliEnv, args []string) int {
 		fmt.Fprintf(env.stderr, "jplan check: %v\n", err)
 		return exitFailed
 	}
-	if *out == "" && dir != "" {
-		*out = filepath.Join(dir, "check")
+	if f.out == "" && dir != "" {
+		f.out = filepath.Join(dir, "check")
 	}
-	if *out != "" {
-		if err := os.MkdirAll(*out, 0o755); err != nil {
+	if f.out != "" {
+		if err := os.MkdirAll(f.out, 0o755); err != nil {
 			fmt.Fprintf(env.stderr, "jplan check: %v\n", err)
 			return exitFailed
 		}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	cfgs := verdict.DefaultCheckers(verdict.CheckOptions{Model: *model, Initial: init, Stats: *withStats, StrictNilReads: *nilReads == "empty",
-		ConsistencyModels: splitList(consistency), Anomalies: splitList(anomalies)})
+	cfgs := verdict.DefaultCheckers(verdict.CheckOptions{Model: f.model, Initial: init, Stats: f.withStats, StrictNilReads: f.nilReads == "empty",
+		ConsistencyModels: splitList(f.consistency), Anomalies: splitList(f.anomalies)})
 	var tr verdict.Tracker
 	stopProgress := pr.Every(time.Second, func() string {
 		running, total := tr.Running()
 		return fmt.Sprintf("checking %d ops: %d of %d checkers done; running %s", len(h), total-len(running), total, strings.Join(running, ", "))
 	})
-	res := verdict.CheckTracked(ctx, h, cfgs, checker.Options{Dir: *out, TimeLimit: *timeLimit}, &tr)
+	res := verdict.CheckTracked(ctx, h, cfgs, checker.Options{Dir: f.out, TimeLimit: f.timeLimit}, &tr)
 	stopProgress()
-	if *out != "" {
-		if err := checker.WriteResults(filepath.Join(*out, "results.json"), res); err != nil {
+	if f.out != "" {
+		if err := checker.WriteResults(filepath.Join(f.out, "results.json"), res); err != nil {
 			fmt.Fprintf(env.stderr, "jplan check: %v\n", err)
 		}
-		if _, err := verdict.WriteReport(*out, "jplan check "+path, map[string]string{"history": path, "ops": fmt.Sprint(len(h)), "checked": time.Now().Format(time.RFC3339)}, res); err != nil {
+		if _, err := verdict.WriteReport(f.out, "jplan check "+path, map[string]string{"history": path, "ops": fmt.Sprint(len(h)), "checked": time.Now().Format(time.RFC3339)}, res); err != nil {
 			fmt.Fprintf(env.stderr, "jplan check: report: %v\n", err)
 		}
 	}
-	if *asJSON {
-		writeJSON(env.stdout, withIsolation(res, *model))
+	if f.asJSON {
+		writeJSON(env.stdout, withIsolation(res, f.model))
 	} else {
-		printVerdict(env, res, *out, useColor(env, env.stdout, *noColor))
+		printVerdict(env, res, f.out, useColor(env, env.stdout, f.noColor))
 	}
 	return exitForValidity(res.Valid)
 }

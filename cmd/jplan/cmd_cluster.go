@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"os/signal"
@@ -14,11 +12,23 @@ import (
 
 	"github.com/jplan/jplan/cluster"
 	"github.com/jplan/jplan/progress"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 func init() {
-	register("cluster", "manage a local cluster of test nodes: containers or VMs (up, down, status, nodes-file)", runCluster)
+	commands = append(commands, command{
+		name:    "cluster",
+		summary: "manage a local cluster of test nodes: containers or VMs (up, down, status, nodes-file)",
+		sub:     clusterCommands,
+	})
 }
+
+const clusterLong = `Nodes are Docker containers by default; --driver qemu makes them virtual
+machines with their own kernels and clocks, for netem, device-mapper and
+clock-setting faults that containers cannot have. A cluster belongs to the
+state directory that started it: up from another directory refuses while
+its nodes run (unless --recreate). docs/cluster.md has details.`
 
 func clusterUsage(env *cliEnv) {
 	fmt.Fprintln(env.stderr, `Usage: jplan cluster <up|down|status|nodes-file> [flags]
@@ -29,26 +39,52 @@ func clusterUsage(env *cliEnv) {
   nodes-file  write a fresh nodes file and known_hosts for the running nodes
               into --dir, whichever directory started them
 
-Nodes are Docker containers by default; --driver qemu makes them virtual
-machines with their own kernels and clocks, for netem, device-mapper and
-clock-setting faults that containers cannot have. A cluster belongs to the
-state directory that started it: up from another directory refuses while
-its nodes run (unless --recreate).
+`+clusterLong+`
 
-Run 'jplan cluster <subcommand> -h' for flags. docs/cluster.md has details.`)
+Run 'jplan cluster <subcommand> -h' for flags.`)
 }
 
-func runCluster(env *cliEnv, args []string) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		clusterUsage(env)
+// clusterCommands adds up, down, status and nodes-file under parent.
+func clusterCommands(env *cliEnv, parent *cobra.Command, code *int) {
+	parent.Use = "cluster <up|down|status|nodes-file> [flags]"
+	parent.Long = clusterLong
+	parent.Args = cobra.ArbitraryArgs
+	parent.SuggestionsMinimumDistance = 2
+	parent.RunE = func(c *cobra.Command, args []string) error {
 		if len(args) == 0 {
-			return exitUsage
+			clusterUsage(env)
+			*code = exitUsage
+			return nil
 		}
-		return exitOK
+		msg := fmt.Sprintf("jplan cluster: unknown subcommand %q", args[0])
+		if s := c.SuggestionsFor(args[0]); len(s) > 0 {
+			msg += "\n\nDid you mean this?\n\t" + strings.Join(s, "\n\t")
+		}
+		fmt.Fprintln(env.stderr, msg+"\n")
+		clusterUsage(env)
+		*code = exitUsage
+		return nil
 	}
-	sub, args := args[0], args[1:]
-	fs := flag.NewFlagSet("jplan cluster "+sub, flag.ContinueOnError)
-	fs.SetOutput(env.stderr)
+	subs := []struct{ name, short string }{
+		{"up", "build the node image if needed, start the nodes, write the nodes file"},
+		{"down", "remove the nodes and their network"},
+		{"status", "list the nodes and whether sshd answers"},
+		{"nodes-file", "write a fresh nodes file and known_hosts for the running nodes into --dir, whichever directory started them"},
+	}
+	for _, sc := range subs {
+		c := &cobra.Command{Use: sc.name + " [flags]", Short: sc.short, Long: sc.short + ".\n\n" + clusterLong, DisableFlagsInUseLine: true}
+		c.SetFlagErrorFunc(flagError)
+		run := clusterSetup(env, sc.name, c.Flags())
+		completeFlagValues(c, "cluster "+sc.name)
+		c.RunE = func(_ *cobra.Command, args []string) error {
+			*code = run(args)
+			return nil
+		}
+		parent.AddCommand(c)
+	}
+}
+
+func clusterSetup(env *cliEnv, sub string, fs *pflag.FlagSet) func([]string) int {
 	var opts cluster.Options
 	fs.StringVar(&opts.Dir, "dir", cluster.DefaultDir, "state directory (key, known_hosts, nodes file)")
 	fs.StringVar(&opts.Name, "name", cluster.DefaultName, "cluster name; prefixes containers and the network")
@@ -62,24 +98,19 @@ func runCluster(env *cliEnv, args []string) int {
 		fs.StringVar(&opts.Accel, "accel", "", `qemu: "kvm" or "tcg" (default: kvm when this machine can run it)`)
 		fs.StringVar(&opts.Image, "image", "", "node image (default: built locally from the recipe)")
 		fs.BoolVar(&opts.Recreate, "recreate", false, "replace running nodes instead of reusing them, even nodes another state directory started")
-	case "down", "nodes-file":
 	case "status":
 		fs.BoolVar(&jsonOut, "json", false, "print JSON")
-	default:
-		fmt.Fprintf(env.stderr, "jplan cluster: unknown subcommand %q\n\n", sub)
-		clusterUsage(env)
-		return exitUsage
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
+	return func(args []string) int {
+		if len(args) > 0 {
+			fmt.Fprintf(env.stderr, "jplan cluster %s: unexpected arguments %q\n", sub, args)
+			return exitUsage
 		}
-		return exitUsage
+		return clusterRun(env, sub, opts, jsonOut)
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(env.stderr, "jplan cluster %s: unexpected arguments %q\n", sub, fs.Args())
-		return exitUsage
-	}
+}
+
+func clusterRun(env *cliEnv, sub string, opts cluster.Options, jsonOut bool) int {
 	opts.Log = env.stderr
 
 	// Ctrl-C aborts cleanly (docker commands in flight are killed).

@@ -10,31 +10,33 @@ import (
 
 	"github.com/jplan/jplan/lang"
 	"github.com/jplan/jplan/lang/format"
+	"github.com/spf13/pflag"
 )
 
 func init() {
-	register("fmt", "rewrite plans in canonical style", cmdFmt)
+	register("fmt", "rewrite plans in canonical style", "fmt [flags] [PATH...]\n\nFormats plan files (.hcl) in canonical style. PATH is a file, a directory\n(its .hcl files; -recursive for subdirectories) or - for standard input;\ndefault: the current directory. Without -w or -check, prints the\nformatted source. Exit status: 0 ok, 1 with -check when a file is not\nformatted or when a file does not parse, 3 usage.", cmdFmt)
 }
 
-func cmdFmt(env *cliEnv, args []string) int {
-	fs := newFlagSet("fmt", "fmt [flags] [PATH...]\n\nFormats plan files (.hcl) in canonical style. PATH is a file, a directory\n(its .hcl files; -recursive for subdirectories) or - for standard input;\ndefault: the current directory. Without -w or -check, prints the\nformatted source. Exit status: 0 ok, 1 with -check when a file is not\nformatted or when a file does not parse, 2 usage.", env.stderr)
+func cmdFmt(env *cliEnv, fs *pflag.FlagSet) func([]string) int {
 	check := fs.Bool("check", false, "write nothing; list files that are not formatted and exit 1 if any")
 	write := fs.Bool("w", false, "write the result back to each file")
 	diff := fs.Bool("diff", false, "print a diff of the changes")
 	recursive := fs.Bool("recursive", false, "also format files in subdirectories")
 	noColor := fs.Bool("no-color", false, "never color the output")
-	paths, err := parseInterleaved(fs, args)
-	if err != nil {
-		return exitUsage
+	return func(paths []string) int {
+		return fmtPaths(env, paths, *check, *write, *diff, *recursive, *noColor)
 	}
+}
+
+func fmtPaths(env *cliEnv, paths []string, check, write, diff, recursive, noColor bool) int {
 	if len(paths) == 0 {
 		paths = []string{"."}
 	}
-	if *check && *write {
+	if check && write {
 		fmt.Fprintln(env.stderr, "jplan fmt: -check and -w exclude each other: -check never writes.")
 		return exitUsage
 	}
-	colored := useColor(env, env.stderr, *noColor)
+	colored := useColor(env, env.stderr, noColor)
 	status := exitOK
 	for _, p := range paths {
 		var files []string
@@ -50,7 +52,7 @@ func cmdFmt(env *cliEnv, args []string) int {
 				status = exitInvalid
 				continue
 			}
-			if *check {
+			if check {
 				if !bytes.Equal(out, src) {
 					fmt.Fprintln(env.stdout, "<stdin>")
 					status = exitInvalid
@@ -67,7 +69,7 @@ func cmdFmt(env *cliEnv, args []string) int {
 			continue
 		}
 		if info.IsDir() {
-			files, err = hclFilesIn(p, *recursive)
+			files, err = hclFilesIn(p, recursive)
 			if err != nil {
 				fmt.Fprintf(env.stderr, "jplan fmt: %v\n", err)
 				status = exitInvalid
@@ -77,7 +79,7 @@ func cmdFmt(env *cliEnv, args []string) int {
 			files = []string{p}
 		}
 		for _, f := range files {
-			st := fmtFile(env, f, *check, *write, *diff, colored)
+			st := fmtFile(env, f, check, write, diff, colored)
 			if st > status {
 				status = st
 			}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -18,49 +17,82 @@ import (
 	"github.com/jplan/jplan/lang"
 	"github.com/jplan/jplan/run"
 	"github.com/jplan/jplan/runner"
+	"github.com/spf13/pflag"
 )
 
 func init() {
-	register("run", "run a test plan and check its history", cmdRun)
+	register("run", "run a test plan and check its history", "run [flags] PLAN...\n\nRuns the test in each PLAN (a file, or a directory of plans) on its nodes,\nrecords the history in the store and checks it; with --test-count and\n-matrix, many times. Exit status (the worst run's): 0 valid, 1 invalid,\n2 unknown, 3 usage, 4 the test could not be run (bad plan, unreachable\nnode, failed setup), 130 interrupted."+varsHelp, cmdRun)
 }
 
 // exitInterrupted is the conventional status of a command stopped by
 // SIGINT.
 const exitInterrupted = 130
 
-func cmdRun(env *cliEnv, args []string) int {
-	fs := newFlagSet("run", "run [flags] PLAN...\n\nRuns the test in each PLAN (a file, or a directory of plans) on its nodes,\nrecords the history in the store and checks it; with --test-count and\n-matrix, many times. Exit status (the worst run's): 0 valid, 1 invalid,\n2 unknown, 3 usage, 4 the test could not be run (bad plan, unreachable\nnode, failed setup), 130 interrupted.", env.stderr)
+func cmdRun(env *cliEnv, fs *pflag.FlagSet) func([]string) int {
 	var vars, varFiles, matrix multiFlag
-	fs.Var(&vars, "var", "set a variable: -var name=value (repeatable)")
-	fs.Var(&varFiles, "var-file", "read variables from an HCL or JSON file (repeatable)")
-	fs.Var(&matrix, "matrix", "run once per value of a variable: -matrix 'name=[v1, v2]' (repeatable: every combination)")
+	fs.Var(&vars, "var", "set a variable: -var `name=value` (repeatable)")
+	fs.Var(&varFiles, "var-file", "read variables from an HCL or JSON `file` (repeatable)")
+	fs.Var(&matrix, "matrix", "run once per value of a variable: -matrix `name=[v1,v2]` (repeatable: every combination)")
 	nodes := fs.String("nodes", "", "the nodes, replacing the plan's: n1,n2,n3 or n1=10.0.0.1:22,...")
-	nodesFile := fs.String("nodes-file", "", "a nodes file (as written by 'jplan cluster up') saying which nodes exist and how to reach them")
-	store := fs.String("store", "store", "the store directory; each run gets store/<test>/<time>/")
+	nodesFile := fs.String("nodes-file", "", "a nodes `file` (as written by 'jplan cluster up') saying which nodes exist and how to reach them")
+	store := fs.String("store", "store", "the store `directory`; each run gets store/<test>/<time>/")
 	seed := fs.Int64("seed", 0, "random seed, replacing the plan's (same seed: same op values and fault schedule)")
 	timeLimit := fs.Duration("time-limit", 0, "bound the non-final phases, on top of the plan's limits (final phases still run after it)")
 	concurrency := fs.String("concurrency", "", `worker count, replacing the plan's: a number, or "Nn" for N per node`)
 	testCount := fs.Int("test-count", 1, "run each plan (and matrix combination) this many times; stops at the first invalid run unless --keep-going")
 	keepGoing := fs.Bool("keep-going", false, "with several runs, do them all even after an invalid one")
-	junit := fs.String("junit", "", "write a JUnit XML report of the runs to FILE (one testcase per run)")
+	junit := fs.String("junit", "", "write a JUnit XML report of the runs to `file` (one testcase per run)")
 	jsonOut := fs.Bool("json", false, "print one JSON object per run, then a summary object, on stdout")
 	leaveDB := fs.Bool("leave-db-running", false, "do not tear the database down at the end (faults are still healed), to inspect the nodes")
 	noColor := fs.Bool("no-color", false, "never color the output")
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
-		return exitBadArgs
+	// Jepsen's SSH flags, over the plan's ssh block (a nodes file's nodes
+	// keep the file's settings: the cluster wrote them for its own keys).
+	var ssh eval.SSHOverride
+	fs.StringVar(&ssh.User, "username", "", "SSH user on every node, replacing the ssh block's user")
+	fs.StringVar(&ssh.Password, "password", "", "SSH password, replacing the ssh block's; never stored (redacted from the run's files and logs). JPLAN_SSH_PASSWORD keeps it out of the process list")
+	fs.StringVar(&ssh.PrivateKeyFile, "ssh-private-key", "", "SSH private key `file`, replacing the ssh block's private_key_file")
+	strict := fs.Bool("strict-host-key-checking", false, "check host keys (true) or ignore them (false), replacing the ssh block's setting")
+	return func(pos []string) int {
+		if fs.Changed("strict-host-key-checking") {
+			ssh.StrictHostKeyChecking = strict
+		}
+		if ssh.Password == "" {
+			ssh.Password = env.getenv("JPLAN_SSH_PASSWORD")
+		}
+		return runPlans(env, pos, runFlags{vars: vars, varFiles: varFiles, matrix: matrix, nodes: *nodes, nodesFile: *nodesFile, store: *store,
+			seed: *seed, seedSet: fs.Changed("seed"), timeLimit: *timeLimit, concurrency: *concurrency, testCount: *testCount, keepGoing: *keepGoing,
+			junit: *junit, jsonOut: *jsonOut, leaveDB: *leaveDB, noColor: *noColor, ssh: ssh})
 	}
+}
+
+type runFlags struct {
+	vars, varFiles, matrix multiFlag
+	nodes, nodesFile       string
+	store                  string
+	seed                   int64
+	seedSet                bool
+	timeLimit              time.Duration
+	concurrency            string
+	testCount              int
+	keepGoing              bool
+	junit                  string
+	jsonOut, leaveDB       bool
+	noColor                bool
+	ssh                    eval.SSHOverride
+}
+
+func runPlans(env *cliEnv, pos []string, f runFlags) int {
 	if len(pos) == 0 {
 		fmt.Fprintln(env.stderr, "jplan run: want a PLAN")
-		fs.Usage()
+		usageHint(env, "run")
 		return exitBadArgs
 	}
-	if *testCount < 1 {
-		fmt.Fprintf(env.stderr, "jplan run: --test-count %d: want at least 1\n", *testCount)
+	if f.testCount < 1 {
+		fmt.Fprintf(env.stderr, "jplan run: --test-count %d: want at least 1\n", f.testCount)
 		return exitBadArgs
 	}
 	var axes []batch.Axis
-	for _, m := range matrix {
+	for _, m := range f.matrix {
 		ax, err := batch.ParseAxis(m)
 		if err != nil {
 			fmt.Fprintf(env.stderr, "jplan run: %v\n", err)
@@ -68,13 +100,7 @@ func cmdRun(env *cliEnv, args []string) int {
 		}
 		axes = append(axes, ax)
 	}
-	seedSet := false
-	fs.Visit(func(fl *flag.Flag) {
-		if fl.Name == "seed" {
-			seedSet = true
-		}
-	})
-	colored := useColor(env, env.stderr, *noColor)
+	colored := useColor(env, env.stderr, f.noColor)
 	parser := lang.NewParser()
 
 	// A directory holding several plans (each file with its own test
@@ -95,7 +121,7 @@ func cmdRun(env *cliEnv, args []string) int {
 			plans = append(plans, src.Name)
 		}
 	}
-	specs := batch.Expand(plans, axes, *testCount)
+	specs := batch.Expand(plans, axes, f.testCount)
 	single := len(specs) == 1
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -122,7 +148,7 @@ func cmdRun(env *cliEnv, args []string) int {
 
 	// Human output goes to stdout, unless stdout carries JSON lines.
 	human := env.stdout
-	if *jsonOut {
+	if f.jsonOut {
 		human = env.stderr
 	}
 	pl := newProgressLine(env)
@@ -130,19 +156,19 @@ func cmdRun(env *cliEnv, args []string) int {
 	results := batch.Run(ctx, specs, batch.Options{
 		Base: run.Options{
 			Parser:         parser,
-			Inputs:         eval.InputOptions{Vars: vars, VarFiles: varFiles, Environ: environ(env)},
-			Nodes:          *nodes,
-			NodesFile:      *nodesFile,
-			Store:          *store,
-			Seed:           *seed,
-			SeedSet:        seedSet,
-			TimeLimit:      *timeLimit,
-			Concurrency:    *concurrency,
-			LeaveDBRunning: *leaveDB,
+			Inputs:         eval.InputOptions{Vars: f.vars, VarFiles: f.varFiles, Environ: environ(env), SSH: f.ssh},
+			Nodes:          f.nodes,
+			NodesFile:      f.nodesFile,
+			Store:          f.store,
+			Seed:           f.seed,
+			SeedSet:        f.seedSet,
+			TimeLimit:      f.timeLimit,
+			Concurrency:    f.concurrency,
+			LeaveDBRunning: f.leaveDB,
 			Log:            pl.logWriter(),
 			Progress:       pl.update,
 		},
-		KeepGoing: *keepGoing,
+		KeepGoing: f.keepGoing,
 		Before: func(i int, s batch.Spec) {
 			if !single {
 				label := s.Label()
@@ -154,8 +180,8 @@ func cmdRun(env *cliEnv, args []string) int {
 		},
 		After: func(_ int, r batch.Result) {
 			pl.finish()
-			reportRun(env, human, parser, r, colored, useColor(env, human, *noColor))
-			if *jsonOut {
+			reportRun(env, human, parser, r, colored, useColor(env, human, f.noColor))
+			if f.jsonOut {
 				json.NewEncoder(env.stdout).Encode(batch.JSONLine(r))
 			}
 		},
@@ -167,11 +193,11 @@ func cmdRun(env *cliEnv, args []string) int {
 			fmt.Fprintf(human, "stopped after %d of %d runs (--keep-going runs them all)\n", len(results), len(specs))
 		}
 	}
-	if *jsonOut {
+	if f.jsonOut {
 		batch.WriteSummaryJSON(env.stdout, results)
 	}
-	if *junit != "" {
-		if err := writeJUnitFile(*junit, results, started); err != nil {
+	if f.junit != "" {
+		if err := writeJUnitFile(f.junit, results, started); err != nil {
 			fmt.Fprintf(env.stderr, "jplan run: %v\n", err)
 			return exitFailed
 		}

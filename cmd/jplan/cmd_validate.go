@@ -8,23 +8,25 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/jplan/jplan/eval"
 	"github.com/jplan/jplan/lang"
+	"github.com/spf13/pflag"
 )
 
 func init() {
-	register("validate", "check plans without touching any node", cmdValidate)
+	register("validate", "check plans without touching any node", "validate [flags] [PATH...]\n\nChecks every plan at each PATH (a file, or a directory; default .) and\nreports every mistake at once. Exit status: 0 valid, 1 invalid, 3 usage."+varsHelp, cmdValidate)
 }
 
-func cmdValidate(env *cliEnv, args []string) int {
-	fs := newFlagSet("validate", "validate [flags] [PATH...]\n\nChecks every plan at each PATH (a file, or a directory; default .) and\nreports every mistake at once. Exit status: 0 valid, 1 invalid, 2 usage.", env.stderr)
+func cmdValidate(env *cliEnv, fs *pflag.FlagSet) func([]string) int {
 	asJSON := fs.Bool("json", false, "print the result as JSON (for editors and CI)")
 	noColor := fs.Bool("no-color", false, "never color the output")
 	var vars, varFiles multiFlag
-	fs.Var(&vars, "var", "set a variable: -var name=value (repeatable)")
-	fs.Var(&varFiles, "var-file", "read variables from an HCL or JSON file (repeatable)")
-	paths, err := parseInterleaved(fs, args)
-	if err != nil {
-		return exitUsage
+	fs.Var(&vars, "var", "set a variable: -var `name=value` (repeatable)")
+	fs.Var(&varFiles, "var-file", "read variables from an HCL or JSON `file` (repeatable)")
+	return func(paths []string) int {
+		return validate(env, paths, *asJSON, *noColor, vars, varFiles)
 	}
+}
+
+func validate(env *cliEnv, paths []string, asJSON, noColor bool, vars, varFiles multiFlag) int {
 	if len(paths) == 0 {
 		paths = []string{"."}
 	}
@@ -37,7 +39,7 @@ func cmdValidate(env *cliEnv, args []string) int {
 	}
 	sortDiags(all)
 	valid := !all.HasErrors() && len(checked) > 0
-	if *asJSON {
+	if asJSON {
 		type planJSON struct {
 			Path  string `json:"path"`
 			Test  string `json:"test,omitempty"`
@@ -66,9 +68,9 @@ func cmdValidate(env *cliEnv, args []string) int {
 		}
 		writeJSON(env.stdout, out)
 	} else {
-		colored := useColor(env, env.stderr, *noColor)
+		colored := useColor(env, env.stderr, noColor)
 		writeDiags(env.stderr, parser.Files(), all, colored)
-		green := colorer(useColor(env, env.stdout, *noColor), color.FgGreen, color.Bold)
+		green := colorer(useColor(env, env.stdout, noColor), color.FgGreen, color.Bold)
 		for _, c := range checked {
 			if c.Diags.HasErrors() {
 				continue
@@ -130,3 +132,10 @@ func environ(env *cliEnv) []string {
 	}
 	return nil
 }
+
+// varsHelp ends the help of commands that take variables.
+const varsHelp = `
+
+Variables come from, lowest precedence first: each variable's default, the
+environment (JPLAN_VAR_name=value, e.g. JPLAN_VAR_nodes='["n1","n2"]'),
+-var-file files in order, then -var flags in order.`

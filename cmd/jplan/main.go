@@ -1,28 +1,45 @@
 // Command jplan runs Jepsen-style tests of distributed systems from HCL
-// test plans. This file holds only dispatch; each subcommand lives in its own
-// cmd_*.go file and registers itself, and the logic behind every command lives
-// in the packages it calls, where tests reach it without the CLI.
+// test plans. This file holds only dispatch, on spf13/cobra so that help,
+// completion, --version and did-you-mean behave as users of other Go tools
+// expect; each subcommand lives in its own cmd_*.go file and registers
+// itself, and the logic behind every command lives in the packages it
+// calls, where tests reach it without the CLI.
 package main
 
 import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
+	"runtime/debug"
+	"strings"
+
+	"github.com/jplan/jplan/verdict"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
-// Exit codes shared by every subcommand. docs/cli.md lists them.
+// Exit codes shared by every subcommand. docs/cli.md lists them. Usage
+// errors are 3 in every command: run and check give 2 to an unknown
+// verdict, and scripts rely on that, so usage could not be 2 everywhere.
 const (
 	exitOK      = 0 // success; for check/run: the history is valid
 	exitInvalid = 1 // the plan or the history is invalid
-	exitUsage   = 2 // bad flags or arguments (for check/run: unknown validity uses 3)
+	exitUsage   = 3 // bad flags or arguments, in every command
 )
 
-// command is one subcommand. run gets the arguments after the subcommand
-// name and returns the process exit code.
+// setupFunc defines a command's flags on fs and returns the function that
+// runs it with the positional arguments, returning the exit code.
+type setupFunc func(env *cliEnv, fs *pflag.FlagSet) func(args []string) int
+
+// command is one subcommand.
 type command struct {
+	name    string
 	summary string
-	run     func(env *cliEnv, args []string) int
+	// usage is "NAME [flags] ARGS", then a blank line and the long help.
+	usage string
+	setup setupFunc
+	// sub, when set, builds the command's own subcommands instead.
+	sub func(env *cliEnv, parent *cobra.Command, code *int)
 }
 
 // cliEnv is what a subcommand may touch of the outside world, so tests can
@@ -36,46 +53,241 @@ type cliEnv struct {
 	environ func() []string
 }
 
-var commands = map[string]command{}
+var commands []command
 
-func register(name, summary string, run func(env *cliEnv, args []string) int) {
-	if _, dup := commands[name]; dup {
-		panic("jplan: command registered twice: " + name)
+func register(name, summary, usage string, setup setupFunc) {
+	for _, c := range commands {
+		if c.name == name {
+			panic("jplan: command registered twice: " + name)
+		}
 	}
-	commands[name] = command{summary: summary, run: run}
+	commands = append(commands, command{name: name, summary: summary, usage: usage, setup: setup})
 }
 
 func main() {
 	os.Exit(runMain(&cliEnv{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv, environ: os.Environ}, os.Args[1:]))
 }
 
-func runMain(env *cliEnv, args []string) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		usage(env.stderr)
-		if len(args) == 0 {
-			return exitUsage
-		}
-		return exitOK
+// version is the module version jplan was built at ("devel" for a build
+// from a checkout).
+func version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok || bi.Main.Version == "" || bi.Main.Version == "(devel)" {
+		return "devel"
 	}
-	cmd, ok := commands[args[0]]
-	if !ok {
-		fmt.Fprintf(env.stderr, "jplan: unknown command %q\n\n", args[0])
-		usage(env.stderr)
-		return exitUsage
-	}
-	return cmd.run(env, args[1:])
+	return bi.Main.Version
 }
 
-func usage(w io.Writer) {
-	fmt.Fprintln(w, "Usage: jplan <command> [flags] [args]")
-	fmt.Fprintln(w, "\nCommands:")
-	names := make([]string, 0, len(commands))
-	for n := range commands {
-		names = append(names, n)
+// usageError is a mistake in how a command was called: exit 3.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+
+func runMain(env *cliEnv, args []string) int {
+	code := exitOK
+	root := newRoot(env, &code)
+	if len(args) == 0 {
+		root.SetOut(env.stderr)
+		root.Usage()
+		return exitUsage
 	}
-	sort.Strings(names)
-	for _, n := range names {
-		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
+	if n := len(args); n > 1 && strings.HasPrefix(args[0], "__complete") && isSingleDashLong(args[n-1]) {
+		return completeSingleDash(env, root, args)
 	}
-	fmt.Fprintln(w, "\nRun 'jplan <command> -h' for a command's flags.")
+	root.SetArgs(normalizeArgs(root, args))
+	if err := root.Execute(); err != nil {
+		// Commands report their own failures through code; what reaches
+		// here is cobra's: an unknown command, flag or argument.
+		fmt.Fprintf(env.stderr, "jplan: %v\n", strings.TrimRight(err.Error(), "\n"))
+		return exitUsage
+	}
+	return code
+}
+
+// isSingleDashLong says whether a word being completed is a long flag
+// typed with one dash (-va for -var).
+func isSingleDashLong(w string) bool {
+	return len(w) > 2 && w[0] == '-' && w[1] != '-'
+}
+
+// completeSingleDash completes "-va" as "--va" and hands the candidates
+// back with one dash, since the shell keeps only those that begin with
+// what was typed.
+func completeSingleDash(env *cliEnv, root *cobra.Command, args []string) int {
+	args = append([]string(nil), args...)
+	args[len(args)-1] = "-" + args[len(args)-1]
+	var out strings.Builder
+	root.SetOut(&out)
+	root.SetArgs(args)
+	if err := root.Execute(); err != nil {
+		fmt.Fprintf(env.stderr, "jplan: %v\n", err)
+		return exitUsage
+	}
+	for _, line := range strings.SplitAfter(out.String(), "\n") {
+		if strings.HasPrefix(line, "--") {
+			line = line[1:]
+		}
+		io.WriteString(env.stdout, line)
+	}
+	return exitOK
+}
+
+// newRoot builds the command tree; a command's RunE stores its exit code
+// in *code.
+func newRoot(env *cliEnv, code *int) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "jplan",
+		Short: "Jepsen-style tests of distributed systems from declarative HCL plans",
+		Long: "jplan runs Jepsen-style tests of distributed systems from HCL test plans:\n" +
+			"it drives clients and faults against real nodes, records the history and\n" +
+			"checks it. docs/cli.md describes every command.",
+		Version:                    version(),
+		SilenceErrors:              true,
+		SilenceUsage:               true,
+		SuggestionsMinimumDistance: 2,
+	}
+	root.SetVersionTemplate("jplan version {{.Version}}\n")
+	root.SetIn(env.stdin)
+	root.SetOut(env.stdout)
+	root.SetErr(env.stderr)
+	root.SetFlagErrorFunc(flagError)
+	root.AddCommand(&cobra.Command{
+		Use:   "version",
+		Short: "print jplan's version",
+		Args:  cobra.NoArgs,
+		Run: func(c *cobra.Command, _ []string) {
+			fmt.Fprintf(env.stdout, "jplan version %s\n", version())
+		},
+	})
+	for _, cmd := range commands {
+		root.AddCommand(buildCommand(env, cmd, code))
+	}
+	// The completion command, made now rather than at Execute so its
+	// summary reads like the others.
+	root.InitDefaultCompletionCmd()
+	for _, c := range root.Commands() {
+		if c.Name() == "completion" {
+			c.Short = "print a shell completion script (bash, zsh, fish, powershell)"
+		}
+	}
+	// cobra's own help command answers an unknown topic with exit 0;
+	// this one makes it a usage error with suggestions, like an unknown
+	// command.
+	root.SetHelpCommand(&cobra.Command{
+		Use:   "help [command]",
+		Short: "help about any command",
+		RunE: func(c *cobra.Command, args []string) error {
+			target, rest, err := root.Find(args)
+			if err != nil || (len(rest) > 0 && !target.HasAvailableSubCommands()) || (target == root && len(args) > 0) {
+				msg := fmt.Sprintf("unknown help topic %q", strings.Join(args, " "))
+				if s := root.SuggestionsFor(args[0]); len(s) > 0 {
+					msg += "\n\nDid you mean this?\n\t" + strings.Join(s, "\n\t")
+				}
+				return usageError{fmt.Errorf("%s", msg)}
+			}
+			return target.Help()
+		},
+	})
+	return root
+}
+
+func buildCommand(env *cliEnv, cmd command, code *int) *cobra.Command {
+	use, long, _ := strings.Cut(cmd.usage, "\n\n")
+	c := &cobra.Command{
+		Use:                   use,
+		Short:                 cmd.summary,
+		Long:                  long,
+		DisableFlagsInUseLine: true,
+	}
+	c.SetFlagErrorFunc(flagError)
+	if cmd.sub != nil {
+		cmd.sub(env, c, code)
+		return c
+	}
+	runFn := cmd.setup(env, c.Flags())
+	completeFlagValues(c, cmd.name)
+	c.RunE = func(_ *cobra.Command, args []string) error {
+		*code = runFn(args)
+		return nil
+	}
+	return c
+}
+
+// flagValues are the values shell completion offers for flags that take
+// one of a few words, by command path and flag.
+var flagValues = map[string]map[string][]string{
+	"check": {
+		"model":             verdict.Models,
+		"nil-reads":         {"unknown", "empty"},
+		"consistency-model": {"strict-serializable", "serializable", "snapshot-isolation", "repeatable-read", "read-committed", "read-uncommitted"},
+	},
+	"cluster up":         {"driver": {"docker", "qemu"}, "accel": {"kvm", "tcg"}},
+	"cluster down":       {"driver": {"docker", "qemu"}},
+	"cluster status":     {"driver": {"docker", "qemu"}},
+	"cluster nodes-file": {"driver": {"docker", "qemu"}},
+}
+
+// completeFlagValues registers c's fixed flag values for completion.
+func completeFlagValues(c *cobra.Command, path string) {
+	for name, vals := range flagValues[path] {
+		if c.Flags().Lookup(name) != nil {
+			c.RegisterFlagCompletionFunc(name, cobra.FixedCompletions(vals, cobra.ShellCompDirectiveNoFileComp))
+		}
+	}
+}
+
+// flagError turns pflag's complaint into a usage error with the flag the
+// user probably meant.
+func flagError(c *cobra.Command, err error) error {
+	msg := err.Error()
+	if name, ok := strings.CutPrefix(msg, "unknown flag: --"); ok {
+		if s := suggestFlag(c, name); s != "" {
+			msg += "\n\nDid you mean this?\n\t--" + s
+		}
+	}
+	return usageError{fmt.Errorf("%s: %s\nRun '%s -h' for its flags", c.CommandPath(), msg, c.CommandPath())}
+}
+
+// suggestFlag is the defined flag nearest to name: within two edits, or
+// one that name is a prefix of.
+func suggestFlag(c *cobra.Command, name string) string {
+	best, bestD := "", 3
+	visit := func(f *pflag.Flag) {
+		if f.Hidden {
+			return
+		}
+		d := levenshtein(name, f.Name)
+		if strings.HasPrefix(f.Name, name) && d > 1 {
+			d = 1
+		}
+		if d < bestD || (d == bestD && f.Name < best) {
+			best, bestD = f.Name, d
+		}
+	}
+	c.Flags().VisitAll(visit)
+	c.InheritedFlags().VisitAll(visit)
+	if bestD > 2 {
+		return ""
+	}
+	return best
+}
+
+func levenshtein(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }

@@ -2,8 +2,10 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"strconv"
 	"testing"
 
@@ -29,8 +31,31 @@ func TestScripts(t *testing.T) {
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"genfile": genfile,
+			"status":  status,
 		},
 	})
+}
+
+// status CODE CMD ARGS... runs CMD and fails unless it exits with CODE;
+// its stdout and stderr are kept for the following stdout/stderr lines,
+// as exec's are. The exit codes are part of the CLI's contract.
+func status(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: status CODE CMD [ARGS...]")
+	}
+	want, err := strconv.Atoi(args[0])
+	ts.Check(err)
+	got := 0
+	if err := ts.Exec(args[1], args[2:]...); err != nil {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			ts.Fatalf("%s: %v", args[1], err)
+		}
+		got = ee.ExitCode()
+	}
+	if got != want {
+		ts.Fatalf("%s exited %d, want %d", args[1], got, want)
+	}
 }
 
 // genfile NAME KIND SIZE writes a generated file: binary (random bytes),

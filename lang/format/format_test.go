@@ -1,6 +1,7 @@
 package format
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -63,5 +64,31 @@ func TestDiff(t *testing.T) {
 	}
 	if Diff("f", a, a) != "" {
 		t.Error("diff of equal inputs is not empty")
+	}
+	if !strings.Contains(got, "+++ f.hcl (formatted)\n") {
+		t.Errorf("diff does not label the formatted side:\n%s", got)
+	}
+}
+
+// TestDiffLarge: a file of 20,000 lines (past what a quadratic diff could
+// afford) still gets a real diff, with the one changed line in its hunk.
+func TestDiffLarge(t *testing.T) {
+	var a, b strings.Builder
+	for i := range 20000 {
+		fmt.Fprintf(&a, "x%d = %d\n", i, i)
+		if i == 12345 {
+			fmt.Fprintf(&b, "x%d  =  %d\n", i, i)
+			continue
+		}
+		fmt.Fprintf(&b, "x%d = %d\n", i, i)
+	}
+	got := Diff("big.hcl", []byte(a.String()), []byte(b.String()))
+	for _, want := range []string{"-x12345 = 12345\n", "+x12345  =  12345\n", "@@ -12343,7 +12343,7 @@"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("diff lacks %q:\n%s", want, got)
+		}
+	}
+	if n := strings.Count(got, "\n"); n > 15 {
+		t.Errorf("diff of one changed line has %d lines", n)
 	}
 }
