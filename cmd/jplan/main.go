@@ -98,7 +98,11 @@ func runMain(env *cliEnv, args []string) int {
 	if err := root.Execute(); err != nil {
 		// Commands report their own failures through code; what reaches
 		// here is cobra's: an unknown command, flag or argument.
-		fmt.Fprintf(env.stderr, "jplan: %v\n", strings.TrimRight(err.Error(), "\n"))
+		msg := strings.TrimRight(err.Error(), "\n")
+		if !strings.HasPrefix(msg, "jplan ") {
+			msg = "jplan: " + msg
+		}
+		fmt.Fprintln(env.stderr, msg)
 		return exitUsage
 	}
 	return code
