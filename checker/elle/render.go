@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/jplan/jplan/checker"
+	"github.com/jplan/jplan/history"
 )
 
 // Finish checks a and turns the verdict into a checker.Result, writing
@@ -233,4 +234,41 @@ func oneLine(v any) string {
 		return string(b[:600]) + "…"
 	}
 	return string(b)
+}
+
+// Workload is what a workload package provides: its name and how it
+// infers the graph of a history.
+type Workload struct {
+	Name    string
+	Analyze func(ctx context.Context, h []history.Op, o Options) (*Analysis, error)
+}
+
+// Checker returns the workload's checker: Analyze, then Finish; an
+// analysis that fails (a malformed history) is unknown, with the reason.
+func (w Workload) Checker(o Options) checker.Checker { return workloadChecker{w, o} }
+
+// Check analyzes h and judges it: Elle's result itself, for callers that
+// want the anomalies and the models they rule out rather than a
+// checker.Result.
+func (w Workload) Check(ctx context.Context, h []history.Op, o Options) (Result, error) {
+	a, err := w.Analyze(ctx, h, o)
+	if err != nil {
+		return Result{}, err
+	}
+	return Check(ctx, a, o), nil
+}
+
+type workloadChecker struct {
+	w Workload
+	o Options
+}
+
+func (c workloadChecker) Name() string { return c.w.Name }
+
+func (c workloadChecker) Check(ctx context.Context, h []history.Op, opts checker.Options) checker.Result {
+	a, err := c.w.Analyze(ctx, h, c.o)
+	if err != nil {
+		return checker.Result{Valid: checker.Unknown, Error: err.Error(), Summary: c.w.Name + ": " + err.Error()}
+	}
+	return Finish(ctx, a, c.o, opts)
 }

@@ -846,28 +846,15 @@ func (s *state) readOf(a int, id int32) string {
 	return "?"
 }
 
+// workload is the list-append inference, as an Elle workload.
+var workload = elle.Workload{Name: "list-append", Analyze: Analyze}
+
 // Checker returns the list-append checker.
-func Checker(opts elle.Options) checker.Checker { return chk{opts} }
-
-type chk struct{ o elle.Options }
-
-func (chk) Name() string { return "list-append" }
-
-func (c chk) Check(ctx context.Context, h []history.Op, opts checker.Options) checker.Result {
-	a, err := Analyze(ctx, h, c.o)
-	if err != nil {
-		return checker.Result{Valid: checker.Unknown, Error: err.Error(), Summary: "list-append: " + err.Error()}
-	}
-	return elle.Finish(ctx, a, c.o, opts)
-}
+func Checker(opts elle.Options) checker.Checker { return workload.Checker(opts) }
 
 // Check analyzes h and judges it: the verdict with its anomalies and the
 // models they rule out, for callers that want Elle's result rather than a
 // checker.Result.
 func Check(ctx context.Context, h []history.Op, opts elle.Options) (elle.Result, error) {
-	a, err := Analyze(ctx, h, opts)
-	if err != nil {
-		return elle.Result{}, err
-	}
-	return elle.Check(ctx, a, opts), nil
+	return workload.Check(ctx, h, opts)
 }

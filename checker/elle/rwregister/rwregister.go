@@ -582,28 +582,15 @@ func (s *state) explain(a, b int, r elle.Rel, an, bn string) string {
 	return fmt.Sprintf("%s %s %s", an, r, bn)
 }
 
+// workload is the rw-register inference, as an Elle workload.
+var workload = elle.Workload{Name: "rw-register", Analyze: Analyze}
+
 // Checker returns the rw-register checker.
-func Checker(opts elle.Options) checker.Checker { return chk{opts} }
-
-type chk struct{ o elle.Options }
-
-func (chk) Name() string { return "rw-register" }
-
-func (c chk) Check(ctx context.Context, h []history.Op, opts checker.Options) checker.Result {
-	a, err := Analyze(ctx, h, c.o)
-	if err != nil {
-		return checker.Result{Valid: checker.Unknown, Error: err.Error(), Summary: "rw-register: " + err.Error()}
-	}
-	return elle.Finish(ctx, a, c.o, opts)
-}
+func Checker(opts elle.Options) checker.Checker { return workload.Checker(opts) }
 
 // Check analyzes h and judges it: the verdict with its anomalies and the
 // models they rule out, for callers that want Elle's result rather than a
 // checker.Result.
 func Check(ctx context.Context, h []history.Op, opts elle.Options) (elle.Result, error) {
-	a, err := Analyze(ctx, h, opts)
-	if err != nil {
-		return elle.Result{}, err
-	}
-	return elle.Check(ctx, a, opts), nil
+	return workload.Check(ctx, h, opts)
 }
