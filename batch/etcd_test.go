@@ -14,7 +14,7 @@ import (
 	"github.com/jplan/jplan/run"
 )
 
-var env = clustertest.New("jplan-batch", "10.231.54.0/24", 3)
+var env = clustertest.New("jplan-batch", "10.231.55.0/24", 3)
 
 func TestMain(m *testing.M) { os.Exit(env.Main(m)) }
 
