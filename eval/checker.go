@@ -5,6 +5,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/jplan/jplan/lang"
+	"github.com/jplan/jplan/suggest"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -77,7 +78,11 @@ func (e *Evaluator) Checker(c *lang.Checker) (CheckerConfig, hcl.Diagnostics) {
 		if x := c.Args.Expr("consistency_models"); x != nil && len(ConsistencyModels) > 0 && !ds.HasErrors() {
 			for _, m := range cc.ConsistencyModels {
 				if !contains(ConsistencyModels, m) {
-					add(hcl.Diagnostics{valueDiag(x, "consistency_models", "unknown consistency model "+quoteList([]string{m})+"; expected one of "+quoteList(ConsistencyModels))})
+					msg := "unknown consistency model " + quoteList([]string{m})
+					if s := suggest.Closest(m, ConsistencyModels, 3); s != "" {
+						msg += "; did you mean " + quoteList([]string{s}) + "?"
+					}
+					add(hcl.Diagnostics{valueDiag(x, "consistency_models", msg+" Expected one of "+quoteList(ConsistencyModels))})
 				}
 			}
 		}

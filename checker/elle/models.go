@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/jplan/jplan/suggest"
 )
 
 // The tables below restate, as data, the relations of Elle's
@@ -335,8 +337,12 @@ func sortedKeys(m map[string]bool) []string {
 func ValidateModels(ms []string) error {
 	for _, m := range ms {
 		if !allModels[m] {
-			return fmt.Errorf("elle: unknown consistency model %q; known models are: %s",
-				m, strings.Join(Models(), ", "))
+			hint := ""
+			if s := suggest.Closest(m, Models(), 3); s != "" {
+				hint = fmt.Sprintf(" (did you mean %q?)", s)
+			}
+			return fmt.Errorf("elle: unknown consistency model %q%s; known models are: %s",
+				m, hint, strings.Join(Models(), ", "))
 		}
 	}
 	return nil

@@ -55,7 +55,4 @@ func TestSuggestFlag(t *testing.T) {
 			t.Errorf("suggestFlag(run, %q) = %q, want %q", typed, got, want)
 		}
 	}
-	if levenshtein("kitten", "sitting") != 3 || levenshtein("", "abc") != 3 || levenshtein("same", "same") != 0 {
-		t.Error("levenshtein distances are wrong")
-	}
 }

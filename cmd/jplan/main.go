@@ -13,6 +13,7 @@ import (
 	"runtime/debug"
 	"strings"
 
+	"github.com/jplan/jplan/suggest"
 	"github.com/jplan/jplan/verdict"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -255,43 +256,13 @@ func flagError(c *cobra.Command, err error) error {
 // suggestFlag is the defined flag nearest to name: within two edits, or
 // one that name is a prefix of.
 func suggestFlag(c *cobra.Command, name string) string {
-	best, bestD := "", 3
+	var names []string
 	visit := func(f *pflag.Flag) {
-		if f.Hidden {
-			return
-		}
-		d := levenshtein(name, f.Name)
-		if strings.HasPrefix(f.Name, name) && d > 1 {
-			d = 1
-		}
-		if d < bestD || (d == bestD && f.Name < best) {
-			best, bestD = f.Name, d
+		if !f.Hidden {
+			names = append(names, f.Name)
 		}
 	}
 	c.Flags().VisitAll(visit)
 	c.InheritedFlags().VisitAll(visit)
-	if bestD > 2 {
-		return ""
-	}
-	return best
-}
-
-func levenshtein(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
+	return suggest.Closest(name, names, 2)
 }
