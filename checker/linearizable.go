@@ -16,6 +16,7 @@ import (
 
 	"github.com/anishathalye/porcupine"
 
+	"github.com/jplan/jplan/checker/linsearch"
 	"github.com/jplan/jplan/history"
 )
 
@@ -672,6 +673,17 @@ func linearizableFindings(as []Anomaly, faults []FaultInterval) []Finding {
 		}
 		f.Faults = FaultsDuring(faults, from, end)
 		out = append(out, f)
+	}
+	return out
+}
+
+// linsearchOps converts one partition's porcupine operations to
+// linsearch's input, op for op (index i is the same op in both).
+func linsearchOps(ops []porcupine.Operation) []linsearch.Op {
+	out := make([]linsearch.Op, len(ops))
+	for i, op := range ops {
+		in := op.Input.(regInput)
+		out[i] = linsearch.Op{Kind: linsearch.Kind(in.kind), A: in.a, B: in.b, Info: in.info, Call: op.Call, Return: op.Return}
 	}
 	return out
 }

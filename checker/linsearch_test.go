@@ -1,0 +1,171 @@
+package checker
+
+import (
+	"context"
+	"os"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/anishathalye/porcupine"
+
+	"github.com/jplan/jplan/checker/linsearch"
+	"github.com/jplan/jplan/history"
+)
+
+// linsearchCase prepares one single-key history for both searches.
+func linsearchCase(t testing.TB, h []history.Op, model Model, strict bool) (porcupine.Model, []porcupine.Operation, []linsearch.Op, int32) {
+	t.Helper()
+	l := &linearizable{o: LinearizableOptions{Model: model, Initial: int64(0), StrictNilReads: strict}}
+	in := newInterner()
+	initial, err := in.id(int64(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts, err := l.prepare(h, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(parts) != 1 {
+		t.Fatalf("%d partitions, want 1", len(parts))
+	}
+	var stop atomic.Bool
+	return l.model(in, initial, &stop, nil), parts[0].ops, linsearchOps(parts[0].ops), initial
+}
+
+// TestLinsearchMatchesPorcupine compares verdicts on simulated histories,
+// linearizable by construction or with injected stale reads, over many
+// seeds and sizes; both verdicts must occur.
+func TestLinsearchMatchesPorcupine(t *testing.T) {
+	seeds := 300
+	if testing.Short() {
+		seeds = 60
+	}
+	counts := map[linsearch.Verdict]int{}
+	for seed := range uint64(seeds) {
+		sizes := []int{10, 50, 200, 800, 2000}
+		cfg := simConfig{
+			seed:     seed,
+			ops:      sizes[seed%uint64(len(sizes))],
+			procs:    2 + int(seed%7),
+			cas:      seed%3 != 0,
+			infoRate: []float64{0, 0.01, 0.05}[seed%3],
+			stale:    seed%2 == 1,
+		}
+		if seed%4 >= 2 {
+			cfg.values = 3 + int(seed%4) // repeated values: harder searches
+		}
+		model := ModelCASRegister
+		if !cfg.cas && seed%5 == 0 {
+			model = ModelRegister
+		}
+		strict := seed%6 == 5
+		h := simulateRegister(cfg)
+		pm, pops, lops, initial := linsearchCase(t, h, model, strict)
+		want := linsearch.Illegal
+		if porcupine.CheckOperations(pm, pops) {
+			want = linsearch.Ok
+		}
+		got := linsearch.Check(context.Background(), lops, linsearch.Options{Initial: initial, StrictNilReads: strict, TimeLimit: time.Minute})
+		if got.Verdict != want {
+			t.Fatalf("seed %d %+v: linsearch %v (%s), porcupine %v", seed, cfg, got.Verdict, got.Reason, want)
+		}
+		counts[want]++
+	}
+	if counts[linsearch.Ok] == 0 || counts[linsearch.Illegal] == 0 {
+		t.Fatalf("verdicts %v: want both ok and illegal cases", counts)
+	}
+	t.Logf("verdicts: %d ok, %d illegal", counts[linsearch.Ok], counts[linsearch.Illegal])
+}
+
+// TestLinsearchMemoryBudget: a memo budget too small for the search's
+// configurations is cleared, not exceeded, and the verdict is unchanged;
+// a budget below the fixed cost gives Unknown.
+func TestLinsearchMemoryBudget(t *testing.T) {
+	h := simulateRegister(simConfig{seed: 3, ops: 2000, procs: 8, cas: true, values: 4, infoRate: 0.02})
+	_, _, lops, initial := linsearchCase(t, h, ModelCASRegister, false)
+	full := linsearch.Check(context.Background(), lops, linsearch.Options{Initial: initial})
+	if full.Verdict != linsearch.Ok {
+		t.Fatalf("full budget: %v %s", full.Verdict, full.Reason)
+	}
+	tight := full.Bytes - int64(full.MemoEntries)*8 // less than the memo needed
+	small := linsearch.Check(context.Background(), lops, linsearch.Options{Initial: initial, MaxMemory: tight, TimeLimit: time.Minute})
+	if small.Verdict != linsearch.Ok || small.Bytes > tight {
+		t.Fatalf("budget %d: %v %s, used %d bytes, %d clears", tight, small.Verdict, small.Reason, small.Bytes, small.MemoClears)
+	}
+	none := linsearch.Check(context.Background(), lops, linsearch.Options{Initial: initial, MaxMemory: 1000})
+	if none.Verdict != linsearch.Unknown || none.Reason == "" {
+		t.Fatalf("budget 1000: %v %q", none.Verdict, none.Reason)
+	}
+}
+
+// TestLinsearchTimeLimit: an exhausted time limit gives Unknown.
+func TestLinsearchTimeLimit(t *testing.T) {
+	h := simulateRegister(simConfig{seed: 1, ops: 20000, procs: 10, cas: true, values: 5, infoRate: 0.001})
+	_, _, lops, initial := linsearchCase(t, h, ModelCASRegister, false)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	r := linsearch.Check(ctx, lops, linsearch.Options{Initial: initial})
+	if r.Verdict != linsearch.Unknown || r.Reason == "" {
+		t.Fatalf("cancelled: %v %q", r.Verdict, r.Reason)
+	}
+}
+
+// benchLinsearch100k is BenchmarkLinearizableCASRegister100k's history.
+func benchSingleKey(b *testing.B, ops int) []linsearch.Op {
+	h := simulateRegister(simConfig{seed: 1, ops: ops, procs: 10, cas: true, values: 5, infoRate: 0.001})
+	_, _, lops, _ := linsearchCase(b, h, ModelCASRegister, false)
+	return lops
+}
+
+func BenchmarkLinsearchCASRegister100k(b *testing.B) {
+	lops := benchSingleKey(b, 100000)
+	b.ReportAllocs()
+	var r linsearch.Result
+	for b.Loop() {
+		if r = linsearch.Check(context.Background(), lops, linsearch.Options{Initial: 1}); r.Verdict != linsearch.Ok {
+			b.Fatalf("got %v %s", r.Verdict, r.Reason)
+		}
+	}
+	b.ReportMetric(float64(r.Bytes), "search-bytes")
+	b.ReportMetric(float64(r.MemoEntries), "memo-entries")
+}
+
+// BenchmarkPorcupineCASRegister100k is porcupine alone on the same ops,
+// for a side-by-side with BenchmarkLinsearchCASRegister100k.
+func BenchmarkPorcupineCASRegister100k(b *testing.B) {
+	h := simulateRegister(simConfig{seed: 1, ops: 100000, procs: 10, cas: true, values: 5, infoRate: 0.001})
+	pm, pops, _, _ := linsearchCase(b, h, ModelCASRegister, false)
+	b.ReportAllocs()
+	for b.Loop() {
+		if !porcupine.CheckOperations(pm, pops) {
+			b.Fatal("porcupine: illegal")
+		}
+	}
+}
+
+// BenchmarkLinsearchCASRegister1M: a 1M-entry single-key history, decided
+// or Unknown within LINSEARCH_TIME (default 60s) and 512 MiB.
+func BenchmarkLinsearchCASRegister1M(b *testing.B) {
+	lops := benchSingleKey(b, 1000000)
+	limit := time.Minute
+	if s := os.Getenv("LINSEARCH_TIME"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			b.Fatal(err)
+		}
+		limit = d
+	}
+	b.ReportAllocs()
+	var r linsearch.Result
+	for b.Loop() {
+		r = linsearch.Check(context.Background(), lops, linsearch.Options{Initial: 1, TimeLimit: limit, MaxMemory: 512 << 20})
+		if r.Verdict == linsearch.Illegal {
+			b.Fatalf("illegal on a linearizable history")
+		}
+	}
+	b.ReportMetric(float64(r.Bytes), "search-bytes")
+	b.ReportMetric(float64(r.MemoEntries), "memo-entries")
+	b.Logf("verdict %v %s, steps %s", r.Verdict, r.Reason, strconv.FormatInt(r.Steps, 10))
+}
