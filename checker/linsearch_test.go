@@ -50,7 +50,7 @@ func TestLinsearchMatchesPorcupine(t *testing.T) {
 			ops:      sizes[seed%uint64(len(sizes))],
 			procs:    2 + int(seed%7),
 			cas:      seed%3 != 0,
-			infoRate: []float64{0, 0.01, 0.05}[seed%3],
+			infoRate: []float64{0, 0.002, 0.01}[seed%3],
 			stale:    seed%2 == 1,
 		}
 		if seed%4 >= 2 {
@@ -63,9 +63,15 @@ func TestLinsearchMatchesPorcupine(t *testing.T) {
 		strict := seed%6 == 5
 		h := simulateRegister(cfg)
 		pm, pops, lops, initial := linsearchCase(t, h, model, strict)
-		want := linsearch.Illegal
-		if porcupine.CheckOperations(pm, pops) {
+		var want linsearch.Verdict
+		switch porcupine.CheckOperationsTimeout(pm, pops, 2*time.Second) {
+		case porcupine.Ok:
 			want = linsearch.Ok
+		case porcupine.Illegal:
+			want = linsearch.Illegal
+		default:
+			counts[linsearch.Unknown]++ // porcupine cannot decide it: no reference
+			continue
 		}
 		got := linsearch.Check(context.Background(), lops, linsearch.Options{Initial: initial, StrictNilReads: strict, TimeLimit: time.Minute})
 		if got.Verdict != want {
@@ -76,7 +82,7 @@ func TestLinsearchMatchesPorcupine(t *testing.T) {
 	if counts[linsearch.Ok] == 0 || counts[linsearch.Illegal] == 0 {
 		t.Fatalf("verdicts %v: want both ok and illegal cases", counts)
 	}
-	t.Logf("verdicts: %d ok, %d illegal", counts[linsearch.Ok], counts[linsearch.Illegal])
+	t.Logf("verdicts: %d ok, %d illegal, %d undecided by porcupine", counts[linsearch.Ok], counts[linsearch.Illegal], counts[linsearch.Unknown])
 }
 
 // TestLinsearchMemoryBudget: a memo budget too small for the search's
@@ -91,7 +97,7 @@ func TestLinsearchMemoryBudget(t *testing.T) {
 	}
 	tight := full.Bytes - int64(full.MemoEntries)*8 // less than the memo needed
 	small := linsearch.Check(context.Background(), lops, linsearch.Options{Initial: initial, MaxMemory: tight, TimeLimit: time.Minute})
-	if small.Verdict != linsearch.Ok || small.Bytes > tight {
+	if small.Verdict != linsearch.Ok || small.Bytes > tight || small.MemoClears == 0 {
 		t.Fatalf("budget %d: %v %s, used %d bytes, %d clears", tight, small.Verdict, small.Reason, small.Bytes, small.MemoClears)
 	}
 	none := linsearch.Check(context.Background(), lops, linsearch.Options{Initial: initial, MaxMemory: 1000})
@@ -115,7 +121,10 @@ func TestLinsearchTimeLimit(t *testing.T) {
 // benchLinsearch100k is BenchmarkLinearizableCASRegister100k's history.
 func benchSingleKey(b *testing.B, ops int) []linsearch.Op {
 	h := simulateRegister(simConfig{seed: 1, ops: ops, procs: 10, cas: true, values: 5, infoRate: 0.001})
-	_, _, lops, _ := linsearchCase(b, h, ModelCASRegister, false)
+	_, _, lops, initial := linsearchCase(b, h, ModelCASRegister, false)
+	if initial != 1 {
+		b.Fatalf("initial id %d", initial)
+	}
 	return lops
 }
 

@@ -323,7 +323,12 @@ func (m *memo) add(a, b uint64) bool {
 // it: forgetting visited configurations is always sound.
 func (m *memo) grow() {
 	size := max(2*len(m.slots), 1<<10)
-	if int64(size)*16 > m.budget && len(m.slots) > 0 {
+	if len(m.slots) == 0 {
+		for size > 16 && int64(size)*16 > m.budget {
+			size /= 2
+		}
+	} else if int64(size+len(m.slots))*16 > m.budget {
+		// Both tables would be live while rehashing.
 		clear(m.slots)
 		m.count = 0
 		m.clears++
