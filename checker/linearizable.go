@@ -52,6 +52,15 @@ type LinearizableOptions struct {
 	// MaxReported bounds how many failing keys are described and
 	// visualized (default 8).
 	MaxReported int
+	// Algorithm picks the search for register and cas-register
+	// histories: "porcupine" (the default, also when empty) or
+	// "linsearch" (package checker/linsearch: a compact memo, bounded by
+	// MaxMemory). Multi-register keys always use porcupine. Anomalies
+	// are explained with porcupine either way.
+	Algorithm string
+	// MaxMemory bounds linsearch's own memory in bytes (0: 1 GiB);
+	// exceeding it yields Unknown, never an out-of-memory kill.
+	MaxMemory int64
 }
 
 // Linearizable returns a checker that decides whether the client ops of a
@@ -384,6 +393,11 @@ func (l *linearizable) Check(ctx context.Context, h []history.Op, opts Options) 
 	default:
 		return Result{Valid: Unknown, Error: fmt.Sprintf("linearizable: unknown model %q (want register, cas-register or multi-register)", l.o.Model)}
 	}
+	switch l.o.Algorithm {
+	case "", "porcupine", "linsearch":
+	default:
+		return Result{Valid: Unknown, Error: fmt.Sprintf("linearizable: unknown algorithm %q (want porcupine or linsearch)", l.o.Algorithm)}
+	}
 	if l.o.Model == ModelMultiRegister && isTxnHistory(h) {
 		return l.checkTxn(ctx, h, opts, start)
 	}
@@ -399,6 +413,8 @@ func (l *linearizable) Check(ctx context.Context, h []history.Op, opts Options) 
 	var stop atomic.Bool
 	defer context.AfterFunc(ctx, func() { stop.Store(true) })()
 	model := l.model(in, initial, &stop, nil)
+	useLinsearch := l.o.Algorithm == "linsearch" && l.o.Model != ModelMultiRegister
+	var reasons []string
 
 	// Check each key on its own, in parallel: porcupine would do the same
 	// with a partition function, but this way we learn which keys failed.
@@ -410,6 +426,15 @@ func (l *linearizable) Check(ctx context.Context, h []history.Op, opts Options) 
 		go func() {
 			defer wg.Done()
 			for i := range work {
+				if useLinsearch {
+					r := linsearch.Check(ctx, linsearchOps(parts[i].ops), linsearch.Options{
+						Initial: initial, StrictNilReads: l.o.StrictNilReads, MaxMemory: l.o.MaxMemory})
+					verdicts[i] = [...]porcupine.CheckResult{linsearch.Ok: porcupine.Ok, linsearch.Illegal: porcupine.Illegal, linsearch.Unknown: porcupine.Unknown}[r.Verdict]
+					if r.Reason != "" {
+						reasons = append(reasons, r.Reason) // one partition: no race
+					}
+					continue
+				}
 				switch {
 				case porcupine.CheckOperations(model, parts[i].ops):
 					verdicts[i] = porcupine.Ok
@@ -451,6 +476,9 @@ func (l *linearizable) Check(ctx context.Context, h []history.Op, opts Options) 
 	case len(d.UnknownKeys) > 0:
 		res.Valid = Unknown
 		res.Summary = fmt.Sprintf("search did not finish in time (%d of %d keys undecided)", len(d.UnknownKeys), len(parts))
+		if len(reasons) > 0 {
+			res.Summary = "search undecided: " + reasons[0]
+		}
 	default:
 		res.Valid = True
 		res.Summary = fmt.Sprintf("%d ops linearizable", d.Ops)

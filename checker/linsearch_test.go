@@ -178,3 +178,32 @@ func BenchmarkLinsearchCASRegister1M(b *testing.B) {
 	b.ReportMetric(float64(r.MemoEntries), "memo-entries")
 	b.Logf("verdict %v %s, steps %s", r.Verdict, r.Reason, strconv.FormatInt(r.Steps, 10))
 }
+
+// TestLinearizableAlgorithmLinsearch: the checker gives the same verdict
+// and the same anomaly description with either algorithm.
+func TestLinearizableAlgorithmLinsearch(t *testing.T) {
+	both := map[Validity]int{}
+	for seed := range uint64(40) {
+		h := simulateRegister(simConfig{seed: seed, ops: 300, procs: 4, cas: true, infoRate: 0.01, stale: seed%2 == 0})
+		opts := LinearizableOptions{Model: ModelCASRegister, Initial: int64(0)}
+		want := Linearizable(opts).Check(context.Background(), h, Options{})
+		opts.Algorithm = "linsearch"
+		got := Linearizable(opts).Check(context.Background(), h, Options{})
+		if got.Valid != want.Valid || got.Summary != want.Summary {
+			t.Fatalf("seed %d: linsearch %v %q, porcupine %v %q", seed, got.Valid, got.Summary, want.Valid, want.Summary)
+		}
+		both[got.Valid]++
+	}
+	if both[True] == 0 || both[False] == 0 {
+		t.Fatalf("verdicts %v: want both", both)
+	}
+	bad := Linearizable(LinearizableOptions{Model: ModelCASRegister, Algorithm: "nope"}).Check(context.Background(), nil, Options{})
+	if bad.Valid != Unknown || bad.Error == "" {
+		t.Fatalf("unknown algorithm: %v %q", bad.Valid, bad.Error)
+	}
+	tiny := Linearizable(LinearizableOptions{Model: ModelCASRegister, Initial: int64(0), Algorithm: "linsearch", MaxMemory: 100}).
+		Check(context.Background(), simulateRegister(simConfig{seed: 1, ops: 300, procs: 4, cas: true}), Options{})
+	if tiny.Valid != Unknown || tiny.Summary == "" {
+		t.Fatalf("100-byte budget: %v %q", tiny.Valid, tiny.Summary)
+	}
+}
