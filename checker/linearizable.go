@@ -477,7 +477,7 @@ func (l *linearizable) Check(ctx context.Context, h []history.Op, opts Options) 
 		res.Valid = Unknown
 		res.Summary = fmt.Sprintf("search did not finish in time (%d of %d keys undecided)", len(d.UnknownKeys), len(parts))
 		if len(reasons) > 0 {
-			res.Summary = "search undecided: " + reasons[0]
+			res.Summary = fmt.Sprintf("search did not finish (%d of %d keys undecided): %s", len(d.UnknownKeys), len(parts), reasons[0])
 		}
 	default:
 		res.Valid = True
