@@ -207,3 +207,16 @@ func TestLinearizableAlgorithmLinsearch(t *testing.T) {
 		t.Fatalf("100-byte budget: %v %q", tiny.Valid, tiny.Summary)
 	}
 }
+
+// BenchmarkLinearizableCASRegister100kLinsearch is
+// BenchmarkLinearizableCASRegister100k with Algorithm "linsearch".
+func BenchmarkLinearizableCASRegister100kLinsearch(b *testing.B) {
+	h := simulateRegister(simConfig{seed: 1, ops: 100000, procs: 10, cas: true, values: 5, infoRate: 0.001})
+	c := Linearizable(LinearizableOptions{Model: ModelCASRegister, Initial: int64(0), Algorithm: "linsearch"})
+	b.ReportAllocs()
+	for b.Loop() {
+		if res := c.Check(context.Background(), h, Options{}); res.Valid != True {
+			b.Fatalf("got %v %s %s", res.Valid, res.Summary, res.Error)
+		}
+	}
+}
