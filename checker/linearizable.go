@@ -415,6 +415,7 @@ func (l *linearizable) Check(ctx context.Context, h []history.Op, opts Options) 
 	model := l.model(in, initial, &stop, nil)
 	useLinsearch := l.o.Algorithm == "linsearch" && l.o.Model != ModelMultiRegister
 	var reasons []string
+	var stuck linsearch.Result // the one partition's result under linsearch
 
 	// Check each key on its own, in parallel: porcupine would do the same
 	// with a partition function, but this way we learn which keys failed.
@@ -433,6 +434,7 @@ func (l *linearizable) Check(ctx context.Context, h []history.Op, opts Options) 
 					if r.Reason != "" {
 						reasons = append(reasons, r.Reason) // one partition: no race
 					}
+					stuck = r
 					continue
 				}
 				switch {
@@ -483,7 +485,14 @@ func (l *linearizable) Check(ctx context.Context, h []history.Op, opts Options) 
 		res.Valid = True
 		res.Summary = fmt.Sprintf("%d ops linearizable", d.Ops)
 	}
-	if res.Valid == False {
+	if res.Valid == False && useLinsearch && len(failed) == 1 && len(failed[0].ops) > linsearchExplainMax && stuck.Stuck >= 0 {
+		// Porcupine's explanation needs its O(n²) memory: describe the
+		// op linsearch got stuck on instead.
+		a := linsearchAnomaly(failed[0], stuck, in)
+		d.Anomalies = append(d.Anomalies, a)
+		res.Summary = a.Description
+		res.Findings = linearizableFindings(d.Anomalies, FaultIntervals(h))
+	} else if res.Valid == False {
 		l.explain(failed, in, initial, &stop, d, opts, &res)
 		res.Findings = linearizableFindings(d.Anomalies, FaultIntervals(h))
 	}
@@ -648,6 +657,40 @@ func anomaly(p partition, partials [][]int, model porcupine.Model, in *interner,
 		why = fmt.Sprintf("no order of the concurrent ops lets it take effect (register could hold %s)", strings.Join(states, " or "))
 	}
 	a.Description = fmt.Sprintf("cannot linearize %s: %s; %d of %d ops were linearized before it",
+		a.Op, why, a.Linearized, a.Total)
+	return a
+}
+
+// linsearchExplainMax is the longest key history whose violation is
+// explained by re-running porcupine under Algorithm "linsearch"; beyond
+// it porcupine's memory would defeat the point of linsearch.
+const linsearchExplainMax = 20000
+
+// linsearchAnomaly describes the deepest point of linsearch's failed
+// search: the op whose return came with no way to place it.
+func linsearchAnomaly(p partition, r linsearch.Result, in *interner) Anomaly {
+	cop := p.ops[r.Stuck]
+	inp := cop.Input.(regInput)
+	a := Anomaly{Total: len(p.ops), Linearized: r.Linearized, States: []any{in.vals[r.State]}, Op: describePair(*inp.pair)}
+	for id, op := range p.ops {
+		if id == r.Stuck || op.Call >= cop.Return || op.Return <= cop.Call {
+			continue
+		}
+		if op.Input.(regInput).kind != opRead && len(a.Concurrent) < 6 {
+			a.Concurrent = append(a.Concurrent, describePair(*op.Input.(regInput).pair))
+		}
+	}
+	state := fmtValue(in.vals[r.State])
+	var why string
+	switch inp.kind {
+	case opRead:
+		why = fmt.Sprintf("read %s, but the register held %s", fmtValue(in.vals[inp.a]), state)
+	case opCAS:
+		why = fmt.Sprintf("cas expected %s, but the register held %s", fmtValue(in.vals[inp.a]), state)
+	default:
+		why = fmt.Sprintf("no order of the concurrent ops lets it take effect (register held %s)", state)
+	}
+	a.Description = fmt.Sprintf("cannot linearize %s: %s at the deepest point of the search; %d of %d ops were linearized before it",
 		a.Op, why, a.Linearized, a.Total)
 	return a
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -219,4 +220,20 @@ func BenchmarkLinearizableCASRegister100kLinsearch(b *testing.B) {
 			b.Fatalf("got %v %s %s", res.Valid, res.Summary, res.Error)
 		}
 	}
+}
+
+// TestLinsearchExplainsLongKey: past linsearchExplainMax ops a violation
+// is described from linsearch's own search, without porcupine.
+func TestLinsearchExplainsLongKey(t *testing.T) {
+	h := simulateRegister(simConfig{seed: 7, ops: 3 * linsearchExplainMax, procs: 5, cas: true, stale: true})
+	res := Linearizable(LinearizableOptions{Model: ModelCASRegister, Initial: int64(0), Algorithm: "linsearch"}).Check(context.Background(), h, Options{})
+	d, _ := res.Details.(*LinearizableDetails)
+	if res.Valid != False || d == nil || len(d.Anomalies) != 1 {
+		t.Fatalf("got %v %q %+v", res.Valid, res.Summary, res.Details)
+	}
+	a := d.Anomalies[0]
+	if !strings.Contains(a.Description, "deepest point") || a.Op.CompleteIndex < 0 || a.Linearized >= a.Total || len(a.States) != 1 || len(res.Findings) != 1 {
+		t.Fatalf("anomaly %+v", a)
+	}
+	t.Log(a.Description)
 }

@@ -96,6 +96,12 @@ type Result struct {
 	MemoClears  int
 	// Bytes is the peak of the memory the search counted for itself.
 	Bytes int64
+	// On Illegal: the deepest point the search reached. Linearized ops
+	// had been placed, leaving the register in State, when op Stuck
+	// returned without a way to take effect. (-1 when not Illegal.)
+	Stuck      int
+	Linearized int
+	State      int32
 }
 
 // DefaultMaxMemory is the memory budget when Options.MaxMemory is zero.
@@ -114,13 +120,13 @@ func Check(ctx context.Context, ops []Op, o Options) Result {
 	}
 	n := len(ops)
 	if n == 0 {
-		return Result{Verdict: Ok}
+		return Result{Verdict: Ok, Stuck: -1}
 	}
 	// Fixed memory: 2n list entries of 4 int32, n stack frames of 2 int32,
 	// n Zobrist keys of 2 uint64, the sort scratch of 2n events.
 	fixed := int64(n)*(2*16+8+16) + int64(2*n)*16
 	if fixed > budget {
-		return Result{Verdict: Unknown, Bytes: fixed,
+		return Result{Verdict: Unknown, Bytes: fixed, Stuck: -1,
 			Reason: fmt.Sprintf("linsearch: %d ops need %d bytes before searching, over the %d-byte budget", n, fixed, budget)}
 	}
 	s := newSearch(ops, o)
@@ -236,7 +242,7 @@ type frame struct {
 }
 
 func (s *search) run(ctx context.Context) Result {
-	var r Result
+	r := Result{Stuck: -1}
 	state := s.o.Initial
 	var h [2]uint64
 	stack := make([]frame, 0, len(s.ops))
@@ -245,6 +251,7 @@ func (s *search) run(ctx context.Context) Result {
 		r.Steps++
 		if r.Steps&0xfff == 0 && ctx.Err() != nil {
 			r.Verdict, r.Reason = Unknown, "linsearch: "+context.Cause(ctx).Error()
+			r.Stuck, r.Linearized = -1, 0
 			r.MemoEntries, r.MemoClears = s.memo.count, s.memo.clears
 			return r
 		}
@@ -268,6 +275,9 @@ func (s *search) run(ctx context.Context) Result {
 		// A return whose op is not linearized: every order tried from
 		// here on is too late for it. Undo the last choice and try the
 		// next candidate after it.
+		if len(stack) > r.Linearized || r.Stuck < 0 {
+			r.Linearized, r.Stuck, r.State = len(stack), int(e-2)/2, state
+		}
 		if len(stack) == 0 {
 			r.Verdict = Illegal
 			r.MemoEntries, r.MemoClears = s.memo.count, s.memo.clears
@@ -282,7 +292,7 @@ func (s *search) run(ctx context.Context) Result {
 		h = [2]uint64{h[0] ^ s.zob[i][0], h[1] ^ s.zob[i][1]}
 		e = s.next[f.call]
 	}
-	r.Verdict = Ok
+	r.Verdict, r.Stuck, r.Linearized = Ok, -1, 0
 	r.MemoEntries, r.MemoClears = s.memo.count, s.memo.clears
 	return r
 }

@@ -56,6 +56,22 @@ func TestCheckHandWritten(t *testing.T) {
 	}
 }
 
+// TestStuck: an illegal search names the op it could not place.
+func TestStuck(t *testing.T) {
+	ops := []Op{
+		{Kind: Write, A: 2, Call: 0, Return: 1},
+		{Kind: Write, A: 3, Call: 2, Return: 3},
+		{Kind: Read, A: 2, Call: 4, Return: 5},
+	}
+	r := Check(context.Background(), ops, Options{Initial: 1})
+	if r.Verdict != Illegal || r.Stuck != 2 || r.Linearized != 2 || r.State != 3 {
+		t.Fatalf("got %+v, want stuck at op 2 after 2 ops in state 3", r)
+	}
+	if r := Check(context.Background(), ops[:2], Options{Initial: 1}); r.Stuck != -1 {
+		t.Fatalf("ok search: stuck %d", r.Stuck)
+	}
+}
+
 // TestMemoClearIsSound: clearing the memo to stay within budget changes
 // the cost, not the verdict.
 func TestMemoClearIsSound(t *testing.T) {
