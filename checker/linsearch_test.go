@@ -237,3 +237,19 @@ func TestLinsearchExplainsLongKey(t *testing.T) {
 	}
 	t.Log(a.Description)
 }
+
+// BenchmarkLinearizableCASRegister1MStaleLinsearch: the checker with
+// linsearch on a 1M-entry single-key history with stale reads: a
+// violation found and described without porcupine.
+func BenchmarkLinearizableCASRegister1MStaleLinsearch(b *testing.B) {
+	h := simulateRegister(simConfig{seed: 2, ops: 1000000, procs: 10, cas: true, infoRate: 0.001, stale: true})
+	c := Linearizable(LinearizableOptions{Model: ModelCASRegister, Initial: int64(0), Algorithm: "linsearch", TimeLimit: time.Minute, MaxMemory: 512 << 20})
+	b.ReportAllocs()
+	for b.Loop() {
+		if res := c.Check(context.Background(), h, Options{}); res.Valid == True {
+			b.Fatalf("got %v %s %s", res.Valid, res.Summary, res.Error)
+		} else {
+			b.Logf("%v: %s", res.Valid, res.Summary)
+		}
+	}
+}
