@@ -157,8 +157,20 @@ func BenchmarkPorcupineCASRegister100k(b *testing.B) {
 
 // BenchmarkLinsearchCASRegister1M: a 1M-entry single-key history, decided
 // or Unknown within LINSEARCH_TIME (default 60s) and 512 MiB.
+//
+// LINSEARCH_INFO_RATE overrides the 0.001 info rate: more indeterminate ops
+// make a harder search, to see Unknown arrive within the bounds.
 func BenchmarkLinsearchCASRegister1M(b *testing.B) {
-	lops := benchSingleKey(b, 1000000)
+	rate := 0.001
+	if s := os.Getenv("LINSEARCH_INFO_RATE"); s != "" {
+		var err error
+		if rate, err = strconv.ParseFloat(s, 64); err != nil {
+			b.Fatal(err)
+		}
+	}
+	h := simulateRegister(simConfig{seed: 1, ops: 1000000, procs: 10, cas: true, values: 5, infoRate: rate})
+	_, _, lops, _ := linsearchCase(b, h, ModelCASRegister, false)
+	h = nil
 	limit := time.Minute
 	if s := os.Getenv("LINSEARCH_TIME"); s != "" {
 		d, err := time.ParseDuration(s)
