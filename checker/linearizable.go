@@ -16,6 +16,7 @@ import (
 
 	"github.com/anishathalye/porcupine"
 
+	"github.com/jplan/jplan/checker/linsearch"
 	"github.com/jplan/jplan/history"
 )
 
@@ -51,6 +52,15 @@ type LinearizableOptions struct {
 	// MaxReported bounds how many failing keys are described and
 	// visualized (default 8).
 	MaxReported int
+	// Algorithm picks the search for register and cas-register
+	// histories: "porcupine" (the default, also when empty) or
+	// "linsearch" (package checker/linsearch: a compact memo, bounded by
+	// MaxMemory). Multi-register keys always use porcupine. Anomalies
+	// are explained with porcupine either way.
+	Algorithm string
+	// MaxMemory bounds linsearch's own memory in bytes (0: 1 GiB);
+	// exceeding it yields Unknown, never an out-of-memory kill.
+	MaxMemory int64
 }
 
 // Linearizable returns a checker that decides whether the client ops of a
@@ -383,6 +393,11 @@ func (l *linearizable) Check(ctx context.Context, h []history.Op, opts Options) 
 	default:
 		return Result{Valid: Unknown, Error: fmt.Sprintf("linearizable: unknown model %q (want register, cas-register or multi-register)", l.o.Model)}
 	}
+	switch l.o.Algorithm {
+	case "", "porcupine", "linsearch":
+	default:
+		return Result{Valid: Unknown, Error: fmt.Sprintf("linearizable: unknown algorithm %q (want porcupine or linsearch)", l.o.Algorithm)}
+	}
 	if l.o.Model == ModelMultiRegister && isTxnHistory(h) {
 		return l.checkTxn(ctx, h, opts, start)
 	}
@@ -398,6 +413,9 @@ func (l *linearizable) Check(ctx context.Context, h []history.Op, opts Options) 
 	var stop atomic.Bool
 	defer context.AfterFunc(ctx, func() { stop.Store(true) })()
 	model := l.model(in, initial, &stop, nil)
+	useLinsearch := l.o.Algorithm == "linsearch" && l.o.Model != ModelMultiRegister
+	var reasons []string
+	var stuck linsearch.Result // the one partition's result under linsearch
 
 	// Check each key on its own, in parallel: porcupine would do the same
 	// with a partition function, but this way we learn which keys failed.
@@ -409,6 +427,16 @@ func (l *linearizable) Check(ctx context.Context, h []history.Op, opts Options) 
 		go func() {
 			defer wg.Done()
 			for i := range work {
+				if useLinsearch {
+					r := linsearch.Check(ctx, linsearchOps(parts[i].ops), linsearch.Options{
+						Initial: initial, StrictNilReads: l.o.StrictNilReads, MaxMemory: l.o.MaxMemory})
+					verdicts[i] = [...]porcupine.CheckResult{linsearch.Ok: porcupine.Ok, linsearch.Illegal: porcupine.Illegal, linsearch.Unknown: porcupine.Unknown}[r.Verdict]
+					if r.Reason != "" {
+						reasons = append(reasons, r.Reason) // one partition: no race
+					}
+					stuck = r
+					continue
+				}
 				switch {
 				case porcupine.CheckOperations(model, parts[i].ops):
 					verdicts[i] = porcupine.Ok
@@ -450,11 +478,21 @@ func (l *linearizable) Check(ctx context.Context, h []history.Op, opts Options) 
 	case len(d.UnknownKeys) > 0:
 		res.Valid = Unknown
 		res.Summary = fmt.Sprintf("search did not finish in time (%d of %d keys undecided)", len(d.UnknownKeys), len(parts))
+		if len(reasons) > 0 {
+			res.Summary = fmt.Sprintf("search did not finish (%d of %d keys undecided): %s", len(d.UnknownKeys), len(parts), reasons[0])
+		}
 	default:
 		res.Valid = True
 		res.Summary = fmt.Sprintf("%d ops linearizable", d.Ops)
 	}
-	if res.Valid == False {
+	if res.Valid == False && useLinsearch && len(failed) == 1 && len(failed[0].ops) > linsearchExplainMax && stuck.Stuck >= 0 {
+		// Porcupine's explanation needs its O(n²) memory: describe the
+		// op linsearch got stuck on instead.
+		a := linsearchAnomaly(failed[0], stuck, in)
+		d.Anomalies = append(d.Anomalies, a)
+		res.Summary = a.Description
+		res.Findings = linearizableFindings(d.Anomalies, FaultIntervals(h))
+	} else if res.Valid == False {
 		l.explain(failed, in, initial, &stop, d, opts, &res)
 		res.Findings = linearizableFindings(d.Anomalies, FaultIntervals(h))
 	}
@@ -623,6 +661,40 @@ func anomaly(p partition, partials [][]int, model porcupine.Model, in *interner,
 	return a
 }
 
+// linsearchExplainMax is the longest key history whose violation is
+// explained by re-running porcupine under Algorithm "linsearch"; beyond
+// it porcupine's memory would defeat the point of linsearch.
+const linsearchExplainMax = 20000
+
+// linsearchAnomaly describes the deepest point of linsearch's failed
+// search: the op whose return came with no way to place it.
+func linsearchAnomaly(p partition, r linsearch.Result, in *interner) Anomaly {
+	cop := p.ops[r.Stuck]
+	inp := cop.Input.(regInput)
+	a := Anomaly{Total: len(p.ops), Linearized: r.Linearized, States: []any{in.vals[r.State]}, Op: describePair(*inp.pair)}
+	for id, op := range p.ops {
+		if id == r.Stuck || op.Call >= cop.Return || op.Return <= cop.Call {
+			continue
+		}
+		if op.Input.(regInput).kind != opRead && len(a.Concurrent) < 6 {
+			a.Concurrent = append(a.Concurrent, describePair(*op.Input.(regInput).pair))
+		}
+	}
+	state := fmtValue(in.vals[r.State])
+	var why string
+	switch inp.kind {
+	case opRead:
+		why = fmt.Sprintf("read %s, but the register held %s", fmtValue(in.vals[inp.a]), state)
+	case opCAS:
+		why = fmt.Sprintf("cas expected %s, but the register held %s", fmtValue(in.vals[inp.a]), state)
+	default:
+		why = fmt.Sprintf("no order of the concurrent ops lets it take effect (register held %s)", state)
+	}
+	a.Description = fmt.Sprintf("cannot linearize %s: %s at the deepest point of the search; %d of %d ops were linearized before it",
+		a.Op, why, a.Linearized, a.Total)
+	return a
+}
+
 // fmtValue renders a value as EDN-ish text for humans.
 func fmtValue(v any) string {
 	switch x := v.(type) {
@@ -672,6 +744,17 @@ func linearizableFindings(as []Anomaly, faults []FaultInterval) []Finding {
 		}
 		f.Faults = FaultsDuring(faults, from, end)
 		out = append(out, f)
+	}
+	return out
+}
+
+// linsearchOps converts one partition's porcupine operations to
+// linsearch's input, op for op (index i is the same op in both).
+func linsearchOps(ops []porcupine.Operation) []linsearch.Op {
+	out := make([]linsearch.Op, len(ops))
+	for i, op := range ops {
+		in := op.Input.(regInput)
+		out[i] = linsearch.Op{Kind: linsearch.Kind(in.kind), A: in.a, B: in.b, Info: in.info, Call: op.Call, Return: op.Return}
 	}
 	return out
 }
