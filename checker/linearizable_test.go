@@ -340,7 +340,7 @@ func BenchmarkLinearizableCASRegister100k(b *testing.B) {
 			infos++
 		}
 	}
-	c := Linearizable(LinearizableOptions{Model: ModelCASRegister, Initial: int64(0)})
+	c := Linearizable(LinearizableOptions{Model: ModelCASRegister, Initial: int64(0), Algorithm: "porcupine"})
 	b.ReportAllocs()
 	for b.Loop() {
 		if res := c.Check(context.Background(), h, Options{}); res.Valid != True {

@@ -198,9 +198,9 @@ func TestLinearizableAlgorithmLinsearch(t *testing.T) {
 	both := map[Validity]int{}
 	for seed := range uint64(40) {
 		h := simulateRegister(simConfig{seed: seed, ops: 300, procs: 4, cas: true, infoRate: 0.01, stale: seed%2 == 0})
-		opts := LinearizableOptions{Model: ModelCASRegister, Initial: int64(0)}
+		opts := LinearizableOptions{Model: ModelCASRegister, Initial: int64(0), Algorithm: "porcupine"}
 		want := Linearizable(opts).Check(context.Background(), h, Options{})
-		opts.Algorithm = "linsearch"
+		opts.Algorithm = "" // the default: linsearch
 		got := Linearizable(opts).Check(context.Background(), h, Options{})
 		if got.Valid != want.Valid || got.Summary != want.Summary {
 			t.Fatalf("seed %d: linsearch %v %q, porcupine %v %q", seed, got.Valid, got.Summary, want.Valid, want.Summary)

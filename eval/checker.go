@@ -25,6 +25,11 @@ type CheckerConfig struct {
 	// unknown read is info), false for Jepsen histories (Knossos' rule).
 	StrictNilReads bool
 
+	// Algorithm and MaxMemory choose the linearizable checker's search
+	// ("linsearch" or "porcupine"; "" is linsearch) and bound its memory.
+	Algorithm string
+	MaxMemory int64
+
 	// ConsistencyModels and Anomalies are the list-append and rw-register
 	// checkers' (Elle's) options; empty means Elle's defaults.
 	ConsistencyModels []string
@@ -67,6 +72,19 @@ func (e *Evaluator) Checker(c *lang.Checker) (CheckerConfig, hcl.Diagnostics) {
 		nilReads, ds := oneOfStrings(c.Args.Expr("nil_reads"), e.root, "nil_reads", "empty", "empty", "unknown")
 		add(ds)
 		cc.StrictNilReads = nilReads == "empty"
+		cc.Algorithm, ds = oneOfStrings(c.Args.Expr("algorithm"), e.root, "algorithm", "linsearch", "linsearch", "porcupine")
+		add(ds)
+		if x := c.Args.Expr("max_memory"); x != nil {
+			v, ds := evalAs(x, e.root, cty.Number, "max_memory")
+			add(ds)
+			if !ds.HasErrors() && known(v) {
+				n, err := intOf(v)
+				if err != nil || n < 1<<20 {
+					add(hcl.Diagnostics{valueDiag(x, "max_memory", "expected a whole number of bytes, at least 1048576 (1 MiB)")})
+				}
+				cc.MaxMemory = int64(n)
+			}
+		}
 	case "set", "counter":
 		cc.AddF, ds = str(c.Args.Expr("add"), e.root, "add", "add")
 		add(ds)

@@ -17,6 +17,8 @@ var CheckerKinds = map[string]Schema{
 		{Name: "model", Required: true, Doc: `"register", "cas-register" or "multi-register"`},
 		{Name: "time_limit", Doc: "give up (valid = unknown) after this long"},
 		{Name: "nil_reads", Doc: `"empty" (a read of null means the register was empty; default) or "unknown" (Knossos: consistent with any state)`},
+		{Name: "algorithm", Doc: `"linsearch" (default: porcupine's search with a compact memo) or "porcupine"`},
+		{Name: "max_memory", Doc: "linsearch's memory bound in bytes (default 1 GiB); past it the verdict is unknown"},
 	}}),
 	"stats":    registerSchema("checker:stats", Schema{}),
 	"perf":     registerSchema("checker:perf", Schema{}),

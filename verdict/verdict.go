@@ -100,6 +100,9 @@ type CheckOptions struct {
 	// ConsistencyModels and Anomalies go to the transactional checkers.
 	ConsistencyModels []string
 	Anomalies         []string
+	// Algorithm and MaxMemory go to the linearizable checker.
+	Algorithm string
+	MaxMemory int64
 }
 
 // DefaultCheckers are what `jplan check` runs: the model's checker
@@ -113,7 +116,8 @@ func DefaultCheckers(o CheckOptions) []eval.CheckerConfig {
 	switch o.Model {
 	case "none":
 	case "register", "cas-register", "multi-register":
-		out = append(out, eval.CheckerConfig{Kind: "linearizable", Model: o.Model, Initial: o.Initial, StrictNilReads: o.StrictNilReads})
+		out = append(out, eval.CheckerConfig{Kind: "linearizable", Model: o.Model, Initial: o.Initial, StrictNilReads: o.StrictNilReads,
+			Algorithm: o.Algorithm, MaxMemory: o.MaxMemory})
 	default:
 		c := eval.CheckerConfig{Kind: o.Model, ConsistencyModels: o.ConsistencyModels, Anomalies: o.Anomalies,
 			ReadF: "read", TransferF: "transfer", GenerateF: "generate", EnqueueF: "enqueue", DequeueF: "dequeue", DrainF: "drain"}
@@ -136,7 +140,8 @@ func Checkers(cfgs []eval.CheckerConfig) (map[string]checker.Checker, error) {
 	for _, c := range cfgs {
 		switch c.Kind {
 		case "linearizable":
-			out[c.Kind] = checker.Linearizable(checker.LinearizableOptions{Model: checker.Model(c.Model), TimeLimit: c.TimeLimit, Initial: c.Initial, StrictNilReads: c.StrictNilReads})
+			out[c.Kind] = checker.Linearizable(checker.LinearizableOptions{Model: checker.Model(c.Model), TimeLimit: c.TimeLimit, Initial: c.Initial, StrictNilReads: c.StrictNilReads,
+				Algorithm: c.Algorithm, MaxMemory: c.MaxMemory})
 		case "stats":
 			out[c.Kind] = checker.Stats()
 		case "perf":

@@ -43,11 +43,14 @@ func cmdCheck(env *cliEnv, fs *pflag.FlagSet) func([]string) int {
 	initial := fs.String("initial", "", "the register's value before the history, as JSON (default null); for a txn multi-register a map, e.g. '{\"x\":0,\"y\":0}'")
 	withStats := fs.Bool("stats", false, "also run the stats checker (invalid when some f never succeeds), as a plan's checker \"stats\" does")
 	nilReads := fs.String("nil-reads", "unknown", "what an ok read of nil means: unknown (Knossos: consistent with any state) or empty (the register held nothing)")
+	algorithm := fs.String("algorithm", "linsearch", "register models: the linearizability search, linsearch (porcupine's search with a compact memo) or porcupine")
+	maxMemory := fs.Int64("max-memory", 0, "register models: linsearch's memory bound in MiB (default 1024); past it the verdict is unknown, never an out-of-memory kill")
 	asJSON := fs.Bool("json", false, "print the results as JSON")
 	noColor := fs.Bool("no-color", false, "never color the output")
 	return func(args []string) int {
 		return check(env, args, checkFlags{model: *model, consistency: consistency, anomalies: anomalies, out: *out, timeLimit: *timeLimit,
-			initial: *initial, withStats: *withStats, nilReads: *nilReads, asJSON: *asJSON, noColor: *noColor})
+			initial: *initial, withStats: *withStats, nilReads: *nilReads, asJSON: *asJSON, noColor: *noColor,
+			algorithm: *algorithm, maxMemory: *maxMemory})
 	}
 }
 
@@ -60,6 +63,8 @@ type checkFlags struct {
 	withStats              bool
 	nilReads               string
 	asJSON, noColor        bool
+	algorithm              string
+	maxMemory              int64 // MiB
 }
 
 func check(env *cliEnv, args []string, f checkFlags) int {
@@ -83,6 +88,14 @@ func check(env *cliEnv, args []string, f checkFlags) int {
 	}
 	if f.nilReads != "unknown" && f.nilReads != "empty" {
 		fmt.Fprintf(env.stderr, "jplan check: --nil-reads %q: want unknown or empty\n", f.nilReads)
+		return exitBadArgs
+	}
+	if f.algorithm != "linsearch" && f.algorithm != "porcupine" {
+		fmt.Fprintf(env.stderr, "jplan check: --algorithm %q: want linsearch or porcupine\n", f.algorithm)
+		return exitBadArgs
+	}
+	if f.maxMemory < 0 || f.maxMemory > 1<<30 {
+		fmt.Fprintf(env.stderr, "jplan check: --max-memory %d: want a number of MiB\n", f.maxMemory)
 		return exitBadArgs
 	}
 	var init any
@@ -117,7 +130,7 @@ func check(env *cliEnv, args []string, f checkFlags) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	cfgs := verdict.DefaultCheckers(verdict.CheckOptions{Model: f.model, Initial: init, Stats: f.withStats, StrictNilReads: f.nilReads == "empty",
-		ConsistencyModels: splitList(f.consistency), Anomalies: splitList(f.anomalies)})
+		ConsistencyModels: splitList(f.consistency), Anomalies: splitList(f.anomalies), Algorithm: f.algorithm, MaxMemory: f.maxMemory << 20})
 	var tr verdict.Tracker
 	stopProgress := pr.Every(time.Second, func() string {
 		running, total := tr.Running()
