@@ -7,6 +7,8 @@ import (
 	"io"
 	"text/tabwriter"
 	"time"
+
+	"github.com/jplan/jplan/checker"
 )
 
 // WriteTable prints the summary a person reads at the end of a batch: one
@@ -49,20 +51,20 @@ func WriteTable(w io.Writer, rs []Result) error {
 // Line is what `jplan run -json` prints for each run: one JSON object per
 // line, stable field names.
 type Line struct {
-	Type      string   `json:"type"` // "run"
-	Plan      string   `json:"plan"`
-	Test      string   `json:"test,omitempty"`
-	Vars      []string `json:"vars,omitempty"`
-	Iteration int      `json:"iteration"`
-	Status    string   `json:"status"` // valid, invalid, unknown, failed, interrupted
-	Valid     any      `json:"valid"`  // true, false, "unknown"; null when not checked
-	Problem   string   `json:"problem,omitempty"`
-	Dir       string   `json:"dir,omitempty"`
-	Seed      int64    `json:"seed"`
-	Ops       int64    `json:"ops"`
-	Seconds   float64  `json:"seconds"`
+	Type      string            `json:"type"` // "run"
+	Plan      string            `json:"plan"`
+	Test      string            `json:"test,omitempty"`
+	Vars      []string          `json:"vars,omitempty"`
+	Iteration int               `json:"iteration"`
+	Status    string            `json:"status"` // valid, invalid, unknown, failed, interrupted
+	Valid     *checker.Validity `json:"valid"`  // true, false, "unknown"; null when not checked
+	Problem   string            `json:"problem,omitempty"`
+	Dir       string            `json:"dir,omitempty"`
+	Seed      int64             `json:"seed"`
+	Ops       int64             `json:"ops"`
+	Seconds   float64           `json:"seconds"`
 	// Checkers maps each checker to its verdict.
-	Checkers map[string]any `json:"checkers,omitempty"`
+	Checkers map[string]checker.Validity `json:"checkers,omitempty"`
 }
 
 // SummaryLine ends `jplan run -json` output.
@@ -82,24 +84,15 @@ func JSONLine(r Result) Line {
 	if o := r.Outcome; o != nil {
 		l.Test, l.Dir, l.Seed, l.Ops = o.Test, o.Dir, o.Seed, o.Summary.Entries
 		if o.Checked {
-			l.Valid = validJSON(o.Result.Valid.String())
-			l.Checkers = map[string]any{}
+			v := o.Result.Valid
+			l.Valid = &v
+			l.Checkers = map[string]checker.Validity{}
 			for n, sub := range o.Result.Results {
-				l.Checkers[n] = validJSON(sub.Valid.String())
+				l.Checkers[n] = sub.Valid
 			}
 		}
 	}
 	return l
-}
-
-func validJSON(s string) any {
-	switch s {
-	case "true":
-		return true
-	case "false":
-		return false
-	}
-	return s
 }
 
 // WriteSummaryJSON writes the closing line of -json output.

@@ -202,9 +202,9 @@ func runPlans(env *cliEnv, pos []string, f runFlags) int {
 			return exitFailed
 		}
 	}
-	if single && len(results) == 1 {
-		return exitForRun(results[0])
-	}
+	// The worst run's status (one run: its own). A run that failed
+	// part-way after its history was checked is "failed" unless invalid:
+	// an unknown verdict is the honest summary of an unfinished test.
 	switch batch.Worst(results) {
 	case "interrupted":
 		return exitInterrupted
@@ -241,25 +241,6 @@ func reportRun(env *cliEnv, w io.Writer, parser *lang.Parser, r batch.Result, co
 			fmt.Fprintf(env.stderr, "jplan run: the log and what was recorded are in %s\n", out.Dir)
 		}
 	}
-}
-
-// exitForRun is the exit status of a single run.
-func exitForRun(r batch.Result) int {
-	out, err := r.Outcome, r.Err
-	switch {
-	case out != nil && out.Interrupted:
-		return exitInterrupted
-	case err != nil && (out == nil || !out.Checked):
-		return exitFailed
-	case err != nil:
-		// The test failed part-way (e.g. teardown) but a verdict exists:
-		// an unknown verdict is the honest summary unless it is invalid.
-		if code := exitForValidity(out.Result.Valid); code == exitFalse {
-			return code
-		}
-		return exitFailed
-	}
-	return exitForValidity(out.Result.Valid)
 }
 
 func writeJUnitFile(path string, rs []batch.Result, started time.Time) error {
