@@ -18,6 +18,7 @@ package txn
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/jplan/jplan/history"
 )
@@ -77,6 +78,21 @@ type Mop struct {
 // String renders the micro-op as Jepsen prints it: [:append 9 2].
 func (m Mop) String() string {
 	return fmt.Sprintf("[:%s %v %v]", m.Kind, fmtValue(m.Key), fmtValue(m.Value))
+}
+
+// Format renders a transaction as Jepsen prints it:
+// [[:append 9 2] [:r 9 [1 2]]].
+func Format(mops []Mop) string {
+	var b strings.Builder
+	b.WriteByte('[')
+	for i, m := range mops {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(m.String())
+	}
+	b.WriteByte(']')
+	return b.String()
 }
 
 func fmtValue(v any) string {

@@ -52,3 +52,10 @@ func TestParseErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestFormat(t *testing.T) {
+	got := Format([]Mop{{Kind: Append, Key: int64(9), Value: int64(2)}, {Kind: Read, Key: int64(9), Value: []any{int64(1), int64(2)}}})
+	if got != "[[:append 9 2] [:r 9 [1 2]]]" {
+		t.Errorf("Format = %s", got)
+	}
+}

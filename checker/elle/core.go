@@ -285,16 +285,7 @@ type Explained struct {
 
 func (t *Txns) ref(i int, name string) TxnRef {
 	x := &t.List[i]
-	var b strings.Builder
-	b.WriteString("[")
-	for j, m := range x.Mops() {
-		if j > 0 {
-			b.WriteString(" ")
-		}
-		b.WriteString(m.String())
-	}
-	b.WriteString("]")
-	return TxnRef{Name: name, Index: x.Index, Process: x.Process, Type: x.Type.String(), Value: b.String()}
+	return TxnRef{Name: name, Index: x.Index, Process: x.Process, Type: x.Type.String(), Value: txn.Format(x.Mops())}
 }
 
 func (a *Analysis) explain(c Cycle) Explained {

@@ -206,11 +206,7 @@ func toSection(name string, depth int, r checker.Result) (section, error) {
 var tmpl = template.Must(template.New("report").Funcs(template.FuncMap{"secs": secs, "value": func(v any) string {
 	// A transaction reads as Jepsen prints it: [[:append 9 2] [:r 9 [1 2]]].
 	if mops, err := txn.Parse(v); err == nil && len(mops) > 0 {
-		parts := make([]string, len(mops))
-		for i, m := range mops {
-			parts[i] = m.String()
-		}
-		return "[" + strings.Join(parts, " ") + "]"
+		return txn.Format(mops)
 	}
 	b, err := json.Marshal(v)
 	if err != nil {
