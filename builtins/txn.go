@@ -3,6 +3,7 @@ package builtins
 import (
 	"fmt"
 	"math/big"
+	"math/rand/v2"
 	"slices"
 	"strings"
 
@@ -24,6 +25,9 @@ var TxnFunctions = map[string]txn.Kind{
 // TxnFiller is a transaction generator's state, shared by every op of one
 // operation: it fixes an op's keys and values when the op is invoked.
 type TxnFiller interface {
+	// Shape draws an op's shape from its seeded source.
+	Shape(r *rand.Rand) []txn.SlotMop
+	// Fill fixes the shape's keys and values, at invocation.
 	Fill(shape []txn.SlotMop, seed uint64) []txn.Mop
 }
 
@@ -51,34 +55,49 @@ func NewTxnFiller(name string, v cty.Value) (TxnFiller, error) {
 // longForkGroup reads long_fork_txn's options: { group_size = n }, 3 by
 // default.
 func longForkGroup(v cty.Value) (int, error) {
-	if v.IsNull() {
-		return 3, nil
-	}
-	if !v.Type().IsObjectType() && !v.Type().IsMapType() {
-		return 0, fmt.Errorf("options must be an object such as { group_size = 3 }, not %s", v.Type().FriendlyName())
-	}
 	n := 3
-	for it := v.ElementIterator(); it.Next(); {
-		k, e := it.Element()
-		if k.AsString() != "group_size" {
-			return 0, fmt.Errorf("unknown option %q; expected group_size", k.AsString())
-		}
-		if !e.IsKnown() {
-			continue
-		}
-		if e.IsNull() {
-			return 0, fmt.Errorf("option group_size is null")
-		}
-		g, err := txnInt("group_size", e)
-		if err != nil {
-			return 0, err
-		}
-		n = g
+	err := eachOption(v, "{ group_size = 3 }", []string{"group_size"}, func(_ string, e cty.Value) (err error) {
+		n, err = txnInt("group_size", e)
+		return err
+	})
+	if err != nil {
+		return 0, err
 	}
 	if n < 1 || n > 1024 {
 		return 0, fmt.Errorf("group_size must be between 1 and 1024, not %d", n)
 	}
 	return n, nil
+}
+
+// eachOption calls set for each known, non-null attribute of an options
+// object (null: none), after checking its name is one of names.
+func eachOption(v cty.Value, example string, names []string, set func(name string, e cty.Value) error) error {
+	if v.IsNull() {
+		return nil
+	}
+	if ty := v.Type(); !ty.IsObjectType() && !ty.IsMapType() {
+		return fmt.Errorf("options must be an object such as %s, not %s", example, ty.FriendlyName())
+	}
+	for it := v.ElementIterator(); it.Next(); {
+		k, e := it.Element()
+		name := k.AsString()
+		if !slices.Contains(names, name) {
+			if len(names) == 1 {
+				return fmt.Errorf("unknown option %q; expected %s", name, names[0])
+			}
+			return fmt.Errorf("unknown option %q; expected one of %s", name, strings.Join(names, ", "))
+		}
+		if !e.IsKnown() {
+			continue
+		}
+		if e.IsNull() {
+			return fmt.Errorf("option %s is null", name)
+		}
+		if err := set(name, e); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // txnOptionNames are the attributes a transaction generator's options
@@ -89,48 +108,31 @@ var txnOptionNames = []string{"key_count", "key_dist", "key_dist_base", "max_len
 // defaults) into generator options with Elle's defaults filled in.
 func TxnOptions(write txn.Kind, v cty.Value) (txn.GenOptions, error) {
 	o := txn.GenOptions{Write: write}
-	if !v.IsNull() {
-		ty := v.Type()
-		if !ty.IsObjectType() && !ty.IsMapType() {
-			return o, fmt.Errorf("options must be an object such as { key_count = 10 }, not %s", ty.FriendlyName())
+	err := eachOption(v, "{ key_count = 10 }", txnOptionNames, func(name string, e cty.Value) (err error) {
+		switch name {
+		case "key_dist":
+			if e.Type() != cty.String {
+				return fmt.Errorf("option key_dist must be a string")
+			}
+			o.KeyDist = txn.KeyDist(e.AsString())
+		case "key_dist_base":
+			if e.Type() != cty.Number {
+				return fmt.Errorf("option key_dist_base must be a number")
+			}
+			o.KeyDistBase, _ = e.AsBigFloat().Float64()
+		case "key_count":
+			o.KeyCount, err = txnInt(name, e)
+		case "min_length":
+			o.MinLength, err = txnInt(name, e)
+		case "max_length":
+			o.MaxLength, err = txnInt(name, e)
+		case "max_writes_per_key":
+			o.MaxWritesPerKey, err = txnInt(name, e)
 		}
-		for it := v.ElementIterator(); it.Next(); {
-			k, e := it.Element()
-			name := k.AsString()
-			if !slices.Contains(txnOptionNames, name) {
-				return o, fmt.Errorf("unknown option %q; expected one of %s", name, strings.Join(txnOptionNames, ", "))
-			}
-			if !e.IsKnown() {
-				continue
-			}
-			if e.IsNull() {
-				return o, fmt.Errorf("option %s is null", name)
-			}
-			var err error
-			switch name {
-			case "key_dist":
-				if e.Type() != cty.String {
-					return o, fmt.Errorf("option key_dist must be a string")
-				}
-				o.KeyDist = txn.KeyDist(e.AsString())
-			case "key_dist_base":
-				if e.Type() != cty.Number {
-					return o, fmt.Errorf("option key_dist_base must be a number")
-				}
-				o.KeyDistBase, _ = e.AsBigFloat().Float64()
-			case "key_count":
-				o.KeyCount, err = txnInt(name, e)
-			case "min_length":
-				o.MinLength, err = txnInt(name, e)
-			case "max_length":
-				o.MaxLength, err = txnInt(name, e)
-			case "max_writes_per_key":
-				o.MaxWritesPerKey, err = txnInt(name, e)
-			}
-			if err != nil {
-				return o, err
-			}
-		}
+		return err
+	})
+	if err != nil {
+		return o, err
 	}
 	o = o.Defaults()
 	return o, o.Check()
@@ -196,18 +198,19 @@ func txnEntries() []entry {
 				"to. Check it with `checker \"long-fork\"`. options is `{ group_size = n }`, or omitted. Like " +
 				"list_append_txn, only valid as the whole of an operation's value; keys are fixed when the op is invoked.",
 			Example: `long_fork_txn({ group_size = 2 })`,
-		}, func(s Scope) function.Function { return longForkFunc(s) }},
+		}, func(s Scope) function.Function { return txnFunc(s, "long_fork_txn") }},
 		{doc("list_append_txn", "list-append", "append", `list_append_txn({ key_count = 5, max_length = 8 })`),
-			func(s Scope) function.Function { return txnFunc(s, "list_append_txn", txn.Append) }},
+			func(s Scope) function.Function { return txnFunc(s, "list_append_txn") }},
 		{doc("rw_register_txn", "rw-register", "w", `rw_register_txn({ max_writes_per_key = 32 })`),
-			func(s Scope) function.Function { return txnFunc(s, "rw_register_txn", txn.Write) }},
+			func(s Scope) function.Function { return txnFunc(s, "rw_register_txn") }},
 	}
 }
 
-// txnFunc draws one transaction's shape: ["append"|"w"|"r", slot, null]
-// per micro-op. eval replaces slots with keys and fills in write values
-// when the op is invoked.
-func txnFunc(s Scope, name string, write txn.Kind) function.Function {
+// txnFunc draws one op's shape from the generator's options:
+// ["append"|"w"|"r", slot, null] per micro-op. eval replaces slots with
+// keys and fills in write values when the op is invoked.
+func txnFunc(s Scope, name string) function.Function {
+	write := TxnFunctions[name].String()
 	return function.New(&function.Spec{
 		VarParam: &function.Parameter{Name: "options", Type: cty.DynamicPseudoType, AllowNull: true, AllowUnknown: true},
 		Type:     function.StaticReturnType(cty.DynamicPseudoType),
@@ -219,7 +222,7 @@ func txnFunc(s Scope, name string, write txn.Kind) function.Function {
 			if len(args) == 1 {
 				opt = args[0]
 			}
-			o, err := TxnOptions(write, opt)
+			gen, err := NewTxnFiller(name, opt)
 			if err != nil {
 				return cty.NilVal, function.NewArgError(0, err)
 			}
@@ -229,49 +232,16 @@ func txnFunc(s Scope, name string, write txn.Kind) function.Function {
 			if s.Validate {
 				return cty.DynamicVal, nil
 			}
-			shape := o.Shape(s.Rand)
+			shape := gen.Shape(s.Rand)
 			mops := make([]cty.Value, len(shape))
 			for i, m := range shape {
 				f := "r"
 				if m.Write {
-					f = write.String()
+					f = write
 				}
 				mops[i] = cty.TupleVal([]cty.Value{cty.StringVal(f), cty.NumberIntVal(int64(m.Slot)), cty.NullVal(cty.DynamicPseudoType)})
 			}
 			return cty.TupleVal(mops), nil
-		},
-	})
-}
-
-// longForkFunc draws a long-fork op's shape: a write, or a read of one of
-// the recent groups (["w"|"r", slot, null]).
-func longForkFunc(s Scope) function.Function {
-	return function.New(&function.Spec{
-		VarParam: &function.Parameter{Name: "options", Type: cty.DynamicPseudoType, AllowNull: true, AllowUnknown: true},
-		Type:     function.StaticReturnType(cty.DynamicPseudoType),
-		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
-			if len(args) > 1 {
-				return cty.NilVal, fmt.Errorf("long_fork_txn takes at most one argument, an options object")
-			}
-			opt := cty.NullVal(cty.DynamicPseudoType)
-			if len(args) == 1 {
-				opt = args[0]
-			}
-			if _, err := longForkGroup(opt); err != nil {
-				return cty.NilVal, function.NewArgError(0, err)
-			}
-			if s.NoRandom || (s.Rand == nil && !s.Validate) {
-				return cty.NilVal, fmt.Errorf("long_fork_txn can only be called as an operation's value")
-			}
-			if s.Validate {
-				return cty.DynamicVal, nil
-			}
-			m := txn.LongForkShape(s.Rand)[0]
-			f := "r"
-			if m.Write {
-				f = "w"
-			}
-			return cty.TupleVal([]cty.Value{cty.TupleVal([]cty.Value{cty.StringVal(f), cty.NumberIntVal(int64(m.Slot)), cty.NullVal(cty.DynamicPseudoType)})}), nil
 		},
 	})
 }

@@ -157,6 +157,9 @@ func NewPool(o GenOptions) *Pool {
 	return &Pool{opts: o}
 }
 
+// Shape draws a transaction's shape with the pool's options.
+func (p *Pool) Shape(r *rand.Rand) []SlotMop { return p.opts.Shape(r) }
+
 // Options returns the pool's options.
 func (p *Pool) Options() GenOptions { return p.opts }
 

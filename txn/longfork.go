@@ -49,6 +49,9 @@ func LongForkShape(r *rand.Rand) []SlotMop {
 	return []SlotMop{{Slot: r.IntN(LongForkRecent)}}
 }
 
+// Shape draws a long-fork op's shape (LongForkShape).
+func (g *LongFork) Shape(r *rand.Rand) []SlotMop { return LongForkShape(r) }
+
 // Fill turns a shape into the op's micro-ops.
 func (g *LongFork) Fill(shape []SlotMop, seed uint64) []Mop {
 	g.mu.Lock()
