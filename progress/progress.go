@@ -40,6 +40,18 @@ func New(w io.Writer, terminal bool) *Reporter {
 // Update shows a status, prefixed with the time since the reporter
 // started, unless one was shown too recently.
 func (r *Reporter) Update(format string, args ...any) {
+	r.show(func(elapsed time.Duration) string {
+		return fmt.Sprintf("%6.1fs  %s", elapsed.Seconds(), fmt.Sprintf(format, args...))
+	}, false)
+}
+
+// Show shows line as it is, throttled like Update; force shows it in any
+// case (a final status).
+func (r *Reporter) Show(line string, force bool) {
+	r.show(func(time.Duration) string { return line }, force)
+}
+
+func (r *Reporter) show(line func(elapsed time.Duration) string, force bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	now := time.Now()
@@ -50,21 +62,32 @@ func (r *Reporter) Update(format string, args ...any) {
 			every = DefaultInterval
 		}
 		// Off a terminal, quick work prints nothing.
-		if now.Sub(r.start) < every {
+		if now.Sub(r.start) < every && !force {
 			return
 		}
 	}
-	if now.Sub(r.last) < every {
+	if now.Sub(r.last) < every && !force {
 		return
 	}
 	r.last = now
-	line := fmt.Sprintf("%6.1fs  %s", now.Sub(r.start).Seconds(), fmt.Sprintf(format, args...))
+	text := line(now.Sub(r.start))
 	if r.terminal {
-		fmt.Fprintf(r.w, "\r\033[K%s", line)
+		fmt.Fprintf(r.w, "\r\033[K%s", text)
 		r.shown = true
 		return
 	}
-	fmt.Fprintln(r.w, line)
+	fmt.Fprintln(r.w, text)
+}
+
+// Finish leaves the terminal's status line on screen, ending it, so the
+// next output starts below it.
+func (r *Reporter) Finish() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.shown {
+		fmt.Fprintln(r.w)
+		r.shown = false
+	}
 }
 
 // Done clears the terminal's status line.

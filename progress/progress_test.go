@@ -73,3 +73,21 @@ func TestLogClearsTheStatus(t *testing.T) {
 		t.Fatalf("%q, want %q", got, want)
 	}
 }
+
+func TestShowAndFinish(t *testing.T) {
+	var b bytes.Buffer
+	r := New(&b, false)
+	r.Show("10 ops/s", false) // quick work, off a terminal: nothing
+	r.Show("done: 20 ops/s", true)
+	if got := b.String(); got != "done: 20 ops/s\n" {
+		t.Fatalf("%q", got)
+	}
+	b.Reset()
+	r = New(&b, true)
+	r.Show("30 ops/s", false)
+	r.Finish()
+	r.Finish() // nothing on screen any more
+	if got := b.String(); got != "\r\033[K30 ops/s\n" {
+		t.Fatalf("%q", got)
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/jplan/jplan/batch"
 	"github.com/jplan/jplan/eval"
 	"github.com/jplan/jplan/lang"
+	"github.com/jplan/jplan/progress"
 	"github.com/jplan/jplan/run"
 	"github.com/jplan/jplan/runner"
 	"github.com/spf13/pflag"
@@ -151,7 +152,7 @@ func runPlans(env *cliEnv, pos []string, f runFlags) int {
 	if f.jsonOut {
 		human = env.stderr
 	}
-	pl := newProgressLine(env)
+	pl := progress.New(env.stderr, isTerminal(env.stderr) && env.getenv("TERM") != "dumb")
 	started := time.Now()
 	results := batch.Run(ctx, specs, batch.Options{
 		Base: run.Options{
@@ -165,8 +166,8 @@ func runPlans(env *cliEnv, pos []string, f runFlags) int {
 			TimeLimit:      f.timeLimit,
 			Concurrency:    f.concurrency,
 			LeaveDBRunning: f.leaveDB,
-			Log:            pl.logWriter(),
-			Progress:       pl.update,
+			Log:            pl.Log(),
+			Progress:       func(pr runner.Progress) { pl.Show(progressText(pr), pr.Final) },
 		},
 		KeepGoing: f.keepGoing,
 		Before: func(i int, s batch.Spec) {
@@ -179,7 +180,7 @@ func runPlans(env *cliEnv, pos []string, f runFlags) int {
 			}
 		},
 		After: func(_ int, r batch.Result) {
-			pl.finish()
+			pl.Finish()
 			reportRun(env, human, parser, r, colored, useColor(env, human, f.noColor))
 			if f.jsonOut {
 				json.NewEncoder(env.stdout).Encode(batch.JSONLine(r))
@@ -255,51 +256,13 @@ func writeJUnitFile(path string, rs []batch.Result, started time.Time) error {
 	return f.Close()
 }
 
-// progressLine shows one live status line on a terminal, and a line every
-// ten seconds otherwise; log lines are printed above it.
-type progressLine struct {
-	env      *cliEnv
-	terminal bool
-	last     time.Time
-	shown    bool
-}
-
-func newProgressLine(env *cliEnv) *progressLine {
-	return &progressLine{env: env, terminal: isTerminal(env.stderr) && env.getenv("TERM") != "dumb"}
-}
-
-func (p *progressLine) update(pr runner.Progress) {
+// progressText is the live line of a run: one on a terminal, rewritten in
+// place; a line every ten seconds otherwise, and the last one always.
+func progressText(pr runner.Progress) string {
 	line := fmt.Sprintf("%8.3fs  %7.0f ops/s  ok %d  fail %d  info %d  in flight %d",
 		pr.Elapsed.Seconds(), pr.OpsPerSec, pr.OK, pr.Fail, pr.Info, pr.InFlight)
 	if len(pr.ActiveFaults) > 0 {
 		line += "  faults: " + strings.Join(pr.ActiveFaults, ", ")
 	}
-	if p.terminal {
-		fmt.Fprintf(p.env.stderr, "\r\033[K%s", line)
-		p.shown = true
-		return
-	}
-	if time.Since(p.last) >= 10*time.Second || pr.Final {
-		p.last = time.Now()
-		fmt.Fprintln(p.env.stderr, line)
-	}
-}
-
-func (p *progressLine) logWriter() *lineWriter { return &lineWriter{p: p} }
-
-func (p *progressLine) finish() {
-	if p.terminal && p.shown {
-		fmt.Fprintln(p.env.stderr)
-		p.shown = false
-	}
-}
-
-// lineWriter prints log lines, clearing the live line first.
-type lineWriter struct{ p *progressLine }
-
-func (w *lineWriter) Write(b []byte) (int, error) {
-	if w.p.terminal && w.p.shown {
-		fmt.Fprint(w.p.env.stderr, "\r\033[K")
-	}
-	return w.p.env.stderr.Write(b)
+	return line
 }
