@@ -150,24 +150,6 @@ func txnInt(name string, v cty.Value) (int, error) {
 	return int(i), nil
 }
 
-// TxnShape reads back the value a transaction generator returned for one
-// op: its micro-ops' kinds and key slots.
-func TxnShape(v cty.Value) ([]txn.SlotMop, error) {
-	if v.IsNull() || !v.IsWhollyKnown() || !(v.Type().IsTupleType() || v.Type().IsListType()) {
-		return nil, fmt.Errorf("not a transaction shape: %#v", v)
-	}
-	var out []txn.SlotMop
-	for _, m := range v.AsValueSlice() {
-		parts := m.AsValueSlice()
-		if len(parts) != 3 || parts[0].Type() != cty.String || parts[1].Type() != cty.Number {
-			return nil, fmt.Errorf("not a transaction shape: %#v", v)
-		}
-		slot, _ := parts[1].AsBigFloat().Int64()
-		out = append(out, txn.SlotMop{Write: parts[0].AsString() != "r", Slot: int(slot)})
-	}
-	return out, nil
-}
-
 func txnEntries() []entry {
 	doc := func(name, what, write, example string) Doc {
 		return Doc{

@@ -108,16 +108,15 @@ func (s *OpSpec) Value(r *rand.Rand) (any, error) {
 	if s.fast != nil && r != nil {
 		return s.fast(r), nil
 	}
+	if s.pool != nil && r != nil {
+		// The value is a transaction generator's call, its options fixed
+		// for the run: the generator draws the shape itself, from the
+		// same source the function would, without a trip through HCL.
+		return txnValue{pool: s.pool, shape: s.pool.Shape(r)}, nil
+	}
 	v, diags := s.evalValue(r)
 	if err := diagError(diags); err != nil {
 		return nil, fmt.Errorf("operation %q value: %w", s.Op.Name, err)
-	}
-	if s.pool != nil {
-		shape, err := builtins.TxnShape(v)
-		if err != nil {
-			return nil, fmt.Errorf("operation %q value at %s: %w", s.Op.Name, s.Op.Value.Range(), err)
-		}
-		return txnValue{pool: s.pool, shape: shape}, nil
 	}
 	out, err := FromCty(v)
 	if err != nil {
